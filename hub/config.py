@@ -1,0 +1,279 @@
+"""Load and validate the clinic configuration (config/*.toml) with environment overrides.
+
+A wrong key or value stops the hub with a message naming the file, the key and what was expected:
+a hospital's IT staff edit these files by hand, often in a hurry before opening hours.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
+Code = Annotated[str, Field(pattern=CODE_PATTERN)]
+Text = Annotated[str, Field(min_length=1, max_length=120)]
+
+SERVICE_KINDS = ("reception", "exam", "lab", "imaging", "cashier", "pharmacy")
+PROJECT_CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+CONFIG_FILES = ("site.toml", "clinic.toml")
+OPTIONAL_CONFIG_FILES = ("devices.toml", "displays.toml")
+ENV_OVERRIDES = {
+    "CLINICQ_DATABASE_URL": "database_url",
+    "CLINICQ_MQTT_URL": "mqtt_url",
+    "CLINICQ_SECRET_KEY": "secret_key",
+    "CLINICQ_PORT": "port",
+}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _parse_hours(value: str) -> tuple[time, time]:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", value)
+    if not match:
+        raise ValueError(f"expected a range like '07:00-11:30', got {value!r}")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59:
+        raise ValueError(f"not a time of day in {value!r}")
+    start, end = time(h1, m1), time(min(h2, 23), m2 if h2 < 24 else 59)
+    if end <= start:
+        raise ValueError(f"the range {value!r} ends before it starts")
+    return start, end
+
+
+class Site(_Strict):
+    id: Code
+    name: Text
+    name_en: Text
+    timezone: str = "Asia/Ho_Chi_Minh"
+    language: Literal["vi", "en"] = "vi"
+    opening_hours: list[str] = ["07:00-11:30", "13:30-16:30"]
+    public_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone such as 'Asia/Ho_Chi_Minh', got {value!r}") from None
+        return value
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, value: list[str]) -> list[str]:
+        for item in value:
+            _parse_hours(item)
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class HubSettings(_Strict):
+    port: int = Field(8000, ge=1, le=65535)
+    database_url: str = ""
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    embedded_broker: bool = True
+    secret_key: str = ""
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"mqtts?://[^/:]+(:\d{1,5})?/?", value):
+            raise ValueError(f"expected mqtt://HOST:PORT, got {value!r}")
+        return value
+
+
+class QueuePolicy(_Strict):
+    recalls_before_no_show: int = Field(2, ge=0, le=10)
+    late_return_behind: int = Field(3, ge=0, le=100)
+    max_consecutive_priority: int = Field(3, ge=1, le=100)
+    starvation_minutes: float = Field(30, gt=0, le=600)
+    call_ttl_s: int = Field(120, ge=5, le=3600)
+    last_calls_on_board: int = Field(6, ge=1, le=50)
+
+
+class EstimateSettings(_Strict):
+    history_minutes: float = Field(60, gt=0, le=600)
+    expected_break_minutes: float = Field(10, ge=0, le=240)
+    p90_scale: float = Field(1.0, gt=0, le=5)
+
+
+class ServiceMinutes(_Strict):
+    mean: float = Field(gt=0, le=240)
+    sd: float = Field(gt=0, le=240)
+
+
+class ServiceConfig(_Strict):
+    code: Code
+    name: Text
+    name_en: Text
+    kind: Literal["reception", "exam", "lab", "imaging", "cashier", "pharmacy"]
+    prefix: str = Field(pattern=r"^[A-Z]{1,2}$")
+    fee: int = Field(0, ge=0, le=1_000_000_000)
+    service_minutes: ServiceMinutes
+
+
+class CounterConfig(_Strict):
+    code: Code
+    name: Text
+    name_en: Text
+    zone: Code
+    services: list[Code] = Field(min_length=1)
+    hours: list[str] | None = None  # None: the site's opening hours
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: list[str] | None) -> list[str] | None:
+        for item in value or []:
+            _parse_hours(item)
+        return value
+
+
+class PriorityClass(_Strict):
+    code: Code
+    name: Text
+    name_en: Text
+    head_start_minutes: float = Field(ge=0, le=10_000)
+    overrides_service_order: bool = False  # called first at a counter whatever service it is in
+    kiosk: bool = False
+
+
+class ClinicConfig(_Strict):
+    """Everything the hub reads from config/: validated, immutable."""
+
+    site: Site
+    hub: HubSettings = HubSettings()
+    queue: QueuePolicy = QueuePolicy()
+    estimates: EstimateSettings = EstimateSettings()
+    services: list[ServiceConfig] = Field(min_length=1)
+    counters: list[CounterConfig] = Field(min_length=1)
+    priority_classes: list[PriorityClass] = Field(min_length=1)
+    devices: list[dict[str, Any]] = []
+    displays: list[dict[str, Any]] = []
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> ClinicConfig:
+        _unique("services", [s.code for s in self.services])
+        _unique("services (prefix)", [s.prefix for s in self.services])
+        _unique("counters", [c.code for c in self.counters])
+        _unique("priority_classes", [p.code for p in self.priority_classes])
+        service_codes = {s.code for s in self.services}
+        for index, counter in enumerate(self.counters):
+            for code in counter.services:
+                if code not in service_codes:
+                    raise ValueError(
+                        f"counters[{index}].services: unknown service {code!r} "
+                        f"(expected one of {sorted(service_codes)})"
+                    )
+        normal = [p for p in self.priority_classes if p.code == "normal"]
+        if not normal or normal[0].head_start_minutes != 0:
+            raise ValueError("priority_classes: a class 'normal' with head_start_minutes = 0 is required")
+        return self
+
+    # Lookups used everywhere; the lists are small, so plain scans keep this immutable.
+    def service(self, code: str) -> ServiceConfig | None:
+        return next((s for s in self.services if s.code == code), None)
+
+    def counter(self, code: str) -> CounterConfig | None:
+        return next((c for c in self.counters if c.code == code), None)
+
+    def priority(self, code: str) -> PriorityClass | None:
+        return next((p for p in self.priority_classes if p.code == code), None)
+
+    def counter_hours(self, counter: CounterConfig) -> list[tuple[time, time]]:
+        return [_parse_hours(h) for h in (counter.hours or self.site.opening_hours)]
+
+
+def _unique(what: str, codes: list[str]) -> None:
+    seen: set[str] = set()
+    for code in codes:
+        if code in seen:
+            raise ValueError(f"{what}: {code!r} appears twice")
+        seen.add(code)
+
+
+# Which file each top-level key comes from, so an error can name the file.
+_KEY_FILES = {
+    "site": "site.toml", "hub": "site.toml", "queue": "site.toml", "estimates": "site.toml",
+    "services": "clinic.toml", "counters": "clinic.toml", "priority_classes": "clinic.toml",
+    "devices": "devices.toml", "displays": "displays.toml",
+}
+
+
+def default_config_dir() -> Path:
+    """`./config` when run from a project folder, else the project's own defaults."""
+    local = Path.cwd() / "config"
+    if (local / "clinic.toml").is_file():
+        return local
+    return PROJECT_CONFIG_DIR
+
+
+def load_config(config_dir: Path | str | None = None, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> ClinicConfig:
+    """Read the TOML files of `config_dir`, apply environment and explicit overrides, validate."""
+    directory = Path(config_dir) if config_dir else default_config_dir()
+    env = os.environ if env is None else env
+    merged: dict[str, Any] = {}
+    for name in CONFIG_FILES + OPTIONAL_CONFIG_FILES:
+        path = directory / name
+        if not path.is_file():
+            if name in CONFIG_FILES:
+                raise ConfigError(f"{path}: missing (expected the clinic's {name})")
+            continue
+        try:
+            with path.open("rb") as handle:
+                content = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        for key, value in content.items():
+            if key in merged:
+                raise ConfigError(f"{path}: key [{key}] is already set in another file")
+            merged[key] = value
+    hub = dict(merged.get("hub", {}))
+    for variable, key in ENV_OVERRIDES.items():
+        if env.get(variable):
+            hub[key] = env[variable]
+    hub.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    merged["hub"] = hub
+    try:
+        return ClinicConfig.model_validate(merged)
+    except ValidationError as exc:
+        from_env = {key: f"environment {var}" for var, key in ENV_OVERRIDES.items() if env.get(var)}
+        raise ConfigError(_describe(directory, exc, from_env)) from None
+
+
+def _describe(directory: Path, exc: ValidationError, env_keys: Mapping[str, str]) -> str:
+    lines = [f"configuration in {directory} is not valid:"]
+    for error in exc.errors():
+        location = error["loc"]
+        top = str(location[0]) if location else ""
+        file_name = _KEY_FILES.get(top, "site.toml or clinic.toml")
+        key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location).lstrip(".")
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling)"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        got = error.get("input")
+        shown = "" if error["type"] in ("missing", "value_error") or isinstance(got, dict | list) else f" (got {got!r})"
+        source = directory / file_name
+        if top == "hub" and len(location) > 1 and location[1] in env_keys:
+            source = env_keys[location[1]]
+        lines.append(f"  {source}: {key or '(top level)'}: {message}{shown}")
+    return "\n".join(lines)

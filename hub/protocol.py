@@ -1,0 +1,171 @@
+"""The wire contract between the hub, its pages, agents and devices (see docs/protocol.md).
+
+Standard library only: kiosks, speakers and simulated firmware import this module and nothing else
+from the hub, so they keep working against any hub that speaks the same contract version.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+PROTOCOL_VERSION = "v1"
+API_PREFIX = "/api/v1"
+TOPIC_ROOT = "clinicq/" + PROTOCOL_VERSION
+
+# Ticket states and the transitions the hub allows (DESIGN.md, "Ticket").
+WAITING, CALLED, SERVING, ON_HOLD, DONE = "waiting", "called", "serving", "on_hold", "done"
+NO_SHOW, CANCELLED, TRANSFERRED = "no_show", "cancelled", "transferred"
+TICKET_STATES = (WAITING, CALLED, SERVING, ON_HOLD, DONE, NO_SHOW, CANCELLED, TRANSFERRED)
+TERMINAL_STATES = (DONE, CANCELLED, TRANSFERRED)
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    WAITING: (CALLED, CANCELLED),
+    CALLED: (CALLED, SERVING, NO_SHOW, WAITING),  # CALLED->CALLED is a recall; ->WAITING when a counter closes
+    SERVING: (DONE, TRANSFERRED, ON_HOLD),
+    ON_HOLD: (SERVING,),
+    NO_SHOW: (WAITING,),
+    DONE: (),
+    CANCELLED: (),
+    TRANSFERRED: (),
+}
+
+COUNTER_OPEN, COUNTER_PAUSED, COUNTER_CLOSED = "open", "paused", "closed"
+COUNTER_STATES = (COUNTER_OPEN, COUNTER_PAUSED, COUNTER_CLOSED)
+
+# Roles carried by API tokens and staff accounts.
+ROLES = ("kiosk", "nurse", "reception", "doctor", "lab", "cashier", "admin", "device")
+
+# Socket.IO events.
+SIO_SUBSCRIBE = "subscribe"
+SIO_SNAPSHOT = "snapshot"
+SIO_CALL = "call"
+SIO_QUEUE = "queue"
+SIO_TICKET = "ticket"
+SIO_COUNTER = "counter"
+SIO_ERROR = "error"
+
+# MQTT.
+DEVICE_TYPES = ("kiosk", "board", "speaker", "keypad", "led", "printer")
+KEYPAD_KEYS = ("next", "recall", "start", "no-show", "finish", "transfer", "pause", "resume")
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+STATUS_ONLINE, STATUS_OFFLINE = "online", "offline"
+ACK_OK, ACK_ERROR = "ok", "error"
+MQTT_QOS = 1
+MAX_PAYLOAD_BYTES = 16 * 1024
+
+
+def valid_id(value: str) -> bool:
+    """Ids in topics are lowercase a-z, 0-9 and '-'."""
+    return bool(ID_PATTERN.match(value))
+
+
+class Topics:
+    """Topic builders for one site: `clinicq/v1/<site>/...`."""
+
+    def __init__(self, site: str) -> None:
+        if not valid_id(site):
+            raise ValueError(f"site id {site!r} must match {ID_PATTERN.pattern}")
+        self.site = site
+        self.root = f"{TOPIC_ROOT}/{site}"
+
+    # hub
+    @property
+    def hub_status(self) -> str:
+        return f"{self.root}/hub/status"
+
+    @property
+    def hub_rebirth(self) -> str:
+        return f"{self.root}/hub/cmd/rebirth"
+
+    # state (retained)
+    def counter_state(self, counter: str) -> str:
+        return f"{self.root}/state/counter/{counter}"
+
+    def service_state(self, service: str) -> str:
+        return f"{self.root}/state/service/{service}"
+
+    # events
+    @property
+    def call(self) -> str:
+        return f"{self.root}/evt/call"
+
+    def announce(self, zone: str) -> str:
+        return f"{self.root}/evt/announce/{zone}"
+
+    # devices
+    def device(self, device_type: str, device_id: str) -> str:
+        return f"{self.root}/dev/{device_type}/{device_id}"
+
+    def device_status(self, device_type: str, device_id: str) -> str:
+        return self.device(device_type, device_id) + "/status"
+
+    def device_info(self, device_type: str, device_id: str) -> str:
+        return self.device(device_type, device_id) + "/info"
+
+    def device_config(self, device_type: str, device_id: str) -> str:
+        return self.device(device_type, device_id) + "/config"
+
+    def device_tele(self, device_type: str, device_id: str) -> str:
+        return self.device(device_type, device_id) + "/tele"
+
+    def device_event(self, device_type: str, device_id: str, name: str) -> str:
+        return self.device(device_type, device_id) + f"/evt/{name}"
+
+    def device_command(self, device_type: str, device_id: str, name: str) -> str:
+        return self.device(device_type, device_id) + f"/cmd/{name}"
+
+    def device_ack(self, device_type: str, device_id: str, name: str) -> str:
+        return self.device(device_type, device_id) + f"/ack/{name}"
+
+    def parse_device_topic(self, topic: str) -> tuple[str, str, str, str | None] | None:
+        """Split `.../dev/<type>/<id>/<kind>[/<name>]` into (type, id, kind, name); None if not one."""
+        prefix = f"{self.root}/dev/"
+        if not topic.startswith(prefix):
+            return None
+        parts = topic[len(prefix):].split("/")
+        if len(parts) not in (3, 4) or parts[0] not in DEVICE_TYPES or not valid_id(parts[1]):
+            return None
+        kind = parts[2]
+        if len(parts) == 3 and kind in ("status", "info", "config", "tele"):
+            return parts[0], parts[1], kind, None
+        if len(parts) == 4 and kind in ("evt", "cmd", "ack") and valid_id(parts[3]):
+            return parts[0], parts[1], kind, parts[3]
+        return None
+
+
+def now_ts() -> float:
+    """Wall-clock seconds, as carried in the `ts` field of calls and commands."""
+    return time.time()
+
+
+def is_expired(payload: dict[str, Any], now: float | None = None) -> bool:
+    """A call or command older than its `ttl_s` must be dropped, never replayed."""
+    try:
+        sent, ttl = float(payload["ts"]), float(payload["ttl_s"])
+    except (KeyError, TypeError, ValueError):
+        return True
+    return (now if now is not None else now_ts()) - sent > ttl
+
+
+def encode(payload: Any) -> bytes:
+    """UTF-8 JSON, keeping Vietnamese letters as they are."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode(raw: bytes | str, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
+    """Parse a payload; raises ValueError for oversized, non-UTF-8 or non-JSON input."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if len(raw) > max_bytes:
+        raise ValueError(f"payload of {len(raw)} bytes exceeds {max_bytes}")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"payload is not UTF-8 JSON: {exc}") from None
+
+
+def ticket_number(prefix: str, sequence: int) -> str:
+    """Display number: the service prefix and a daily sequence of at least three digits (A023)."""
+    return f"{prefix}{sequence:03d}"
