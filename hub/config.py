@@ -154,6 +154,20 @@ class PriorityClass(_Strict):
     kiosk: bool = False
 
 
+class DisplayConfig(_Strict):
+    """A waiting-room TV board: which counters and services it shows, and how."""
+
+    id: Code
+    name: Text
+    zones: list[Code] = []  # empty: every zone
+    counters: list[Code] | None = None  # None: the counters of its zones
+    services: list[Code] | None = None  # None: the services those counters serve
+    layout: Literal["landscape", "portrait"] = "landscape"
+    language: Literal["vi", "en", "vi+en"] = "vi+en"
+    show_initials: bool = False  # masked initials next to numbers ("N.V.A"); names never
+    notice: str = Field("", max_length=500)
+
+
 class ClinicConfig(_Strict):
     """Everything the hub reads from config/: validated, immutable."""
 
@@ -165,7 +179,7 @@ class ClinicConfig(_Strict):
     counters: list[CounterConfig] = Field(min_length=1)
     priority_classes: list[PriorityClass] = Field(min_length=1)
     devices: list[dict[str, Any]] = []
-    displays: list[dict[str, Any]] = []
+    displays: list[DisplayConfig] = []
 
     @model_validator(mode="after")
     def _cross_references(self) -> ClinicConfig:
@@ -181,6 +195,15 @@ class ClinicConfig(_Strict):
                         f"counters[{index}].services: unknown service {code!r} "
                         f"(expected one of {sorted(service_codes)})"
                     )
+        _unique("displays", [d.id for d in self.displays])
+        counter_codes = {c.code for c in self.counters}
+        for index, display in enumerate(self.displays):
+            for code in display.counters or []:
+                if code not in counter_codes:
+                    raise ValueError(f"displays[{index}].counters: unknown counter {code!r}")
+            for code in display.services or []:
+                if code not in service_codes:
+                    raise ValueError(f"displays[{index}].services: unknown service {code!r}")
         normal = [p for p in self.priority_classes if p.code == "normal"]
         if not normal or normal[0].head_start_minutes != 0:
             raise ValueError("priority_classes: a class 'normal' with head_start_minutes = 0 is required")
@@ -195,6 +218,20 @@ class ClinicConfig(_Strict):
 
     def priority(self, code: str) -> PriorityClass | None:
         return next((p for p in self.priority_classes if p.code == code), None)
+
+    def display(self, display_id: str) -> DisplayConfig | None:
+        return next((d for d in self.displays if d.id == display_id), None)
+
+    def display_counters(self, display: DisplayConfig) -> list[CounterConfig]:
+        if display.counters is not None:
+            return [c for c in self.counters if c.code in display.counters]
+        return [c for c in self.counters if not display.zones or c.zone in display.zones]
+
+    def display_services(self, display: DisplayConfig) -> list[ServiceConfig]:
+        if display.services is not None:
+            return [s for s in self.services if s.code in display.services]
+        wanted = {code for c in self.display_counters(display) for code in c.services}
+        return [s for s in self.services if s.code in wanted]
 
     def counter_hours(self, counter: CounterConfig) -> list[tuple[time, time]]:
         return [_parse_hours(h) for h in (counter.hours or self.site.opening_hours)]
@@ -230,6 +267,7 @@ def load_config(config_dir: Path | str | None = None, env: Mapping[str, str] | N
     directory = Path(config_dir) if config_dir else default_config_dir()
     env = os.environ if env is None else env
     merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}  # top-level key -> the file that set it, for error messages
     for name in CONFIG_FILES + OPTIONAL_CONFIG_FILES:
         path = directory / name
         if not path.is_file():
@@ -245,6 +283,7 @@ def load_config(config_dir: Path | str | None = None, env: Mapping[str, str] | N
             if key in merged:
                 raise ConfigError(f"{path}: key [{key}] is already set in another file")
             merged[key] = value
+            sources[key] = name
     hub = dict(merged.get("hub", {}))
     for variable, key in ENV_OVERRIDES.items():
         if env.get(variable):
@@ -255,17 +294,23 @@ def load_config(config_dir: Path | str | None = None, env: Mapping[str, str] | N
         return ClinicConfig.model_validate(merged)
     except ValidationError as exc:
         from_env = {key: f"environment {var}" for var, key in ENV_OVERRIDES.items() if env.get(var)}
-        raise ConfigError(_describe(directory, exc, from_env)) from None
+        raise ConfigError(_describe(directory, exc, from_env, sources)) from None
 
 
-def _describe(directory: Path, exc: ValidationError, env_keys: Mapping[str, str]) -> str:
+def _describe(directory: Path, exc: ValidationError, env_keys: Mapping[str, str],
+              sources: Mapping[str, str] | None = None) -> str:
     lines = [f"configuration in {directory} is not valid:"]
     for error in exc.errors():
         location = error["loc"]
         top = str(location[0]) if location else ""
-        file_name = _KEY_FILES.get(top, "site.toml or clinic.toml")
         key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location).lstrip(".")
         message = error["msg"]
+        if not location and error["type"] == "value_error":
+            # A check across the whole clinic names the key it concerns first: "counters[2].services: ...".
+            named = re.match(r"Value error, ((\w+)[^:]*): (.*)", message, re.DOTALL)
+            if named:
+                key, top, message = named.groups()
+        file_name = (sources or {}).get(top) or _KEY_FILES.get(top, "site.toml or clinic.toml")
         if error["type"] == "extra_forbidden":
             message = "unknown key (check its spelling)"
         elif error["type"] == "missing":

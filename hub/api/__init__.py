@@ -1,0 +1,15 @@
+"""REST API v1: thin blueprints that parse, call a domain service and shape the reply."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from hub.api import counters, health, openapi, services, tickets
+from hub.protocol import API_PREFIX
+
+BLUEPRINTS = (health.bp, services.bp, tickets.bp, counters.bp, openapi.bp)
+
+
+def register_api(app: Flask) -> None:
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX)

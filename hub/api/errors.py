@@ -1,0 +1,69 @@
+"""One JSON error shape for the whole API: {"error": {"code": ..., "message": ...}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from hub.domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error raised by the API layer itself (bad JSON, missing auth...)."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> tuple[Response, int]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return jsonify({"error": body}), status
+
+
+def _validation_details(exc: ValidationError) -> list[dict[str, str]]:
+    out = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"]) or "(body)"
+        message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+        out.append({"field": field, "message": message})
+    return out
+
+
+def install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError):  # type: ignore[no-untyped-def]
+        details = _validation_details(exc)
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        return error_response(422, "invalid_request", summary, details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        if not request.path.startswith("/api/"):
+            return exc
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request",
+                 415: "unsupported_media_type"}
+        return error_response(exc.code or 500, codes.get(exc.code or 500, "http_error"), exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if not request.path.startswith("/api/"):
+            return "Lỗi hệ thống / internal error", 500
+        return error_response(500, "internal_error", "internal error; it has been logged")

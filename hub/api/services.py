@@ -1,0 +1,23 @@
+"""Services with their waiting lines and estimates."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from hub.api.auth import require_roles
+from hub.api.hub_access import current_hub
+
+bp = Blueprint("services", __name__)
+STAFF = ("nurse", "reception", "doctor", "lab", "cashier", "kiosk", "device")
+
+
+@bp.get("/services")
+def list_services():  # type: ignore[no-untyped-def]
+    """Public: counts and estimates only, never patient data (boards and kiosks read it)."""
+    return jsonify({"services": current_hub().queue.services_overview()})
+
+
+@bp.get("/services/<code>/queue")
+@require_roles(*STAFF)
+def service_queue(code: str):  # type: ignore[no-untyped-def]
+    return jsonify({"service": code, "tickets": current_hub().queue.waiting_tickets(code)})

@@ -1,0 +1,46 @@
+"""The Flask application factory: blueprints, error handlers, Socket.IO and its event adapter."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from hub.api import register_api
+from hub.api.errors import install_error_handlers
+from hub.core import Hub
+from hub.realtime.socket_rooms import SocketRooms
+from hub.web import register_web
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(hub: Hub, *, async_mode: str | None = None, message_queue: str | None = None,
+               testing: bool = False) -> Flask:
+    """Build the hub's web application around a running Hub.
+
+    `message_queue` (redis://...) lets several hub processes share Socket.IO rooms.
+    """
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config.update(
+        SECRET_KEY=hub.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        TESTING=testing,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.json.ensure_ascii = False  # Vietnamese stays readable in responses
+    app.extensions["clinicq"] = hub
+    install_error_handlers(app)
+    register_api(app)
+    register_web(app)
+    socketio = SocketIO(app, async_mode=async_mode, message_queue=message_queue, json=None,
+                        cors_allowed_origins=[], logger=False, engineio_logger=False)
+    SocketRooms(hub, socketio)
+    return app
+
+
+def socketio_of(app: Flask) -> SocketIO:
+    return app.extensions["socketio"]

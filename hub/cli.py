@@ -1,0 +1,181 @@
+"""The `clinicq` command: run the hub or the demo, migrate, manage tokens, and the device agents."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hub.config import ClinicConfig, ConfigError, load_config
+
+log = logging.getLogger("clinicq")
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step is noise
+
+
+def load_or_exit(config_dir: str | None, **overrides: Any) -> ClinicConfig:
+    """Load config/ or stop with the validation message (exit status 2)."""
+    try:
+        return load_config(config_dir, overrides=overrides)
+    except ConfigError as exc:
+        click.echo(f"clinicq: {exc}", err=True)
+        sys.exit(2)
+
+
+def config_options(function):  # type: ignore[no-untyped-def]
+    function = click.option("--config", "config_dir", type=click.Path(file_okay=False), default=None,
+                            help="Folder of site.toml, clinic.toml... (default ./config)")(function)
+    function = click.option("--db", "db_url", default=None,
+                            help="Database URL (default SQLite under var/); env CLINICQ_DATABASE_URL")(function)
+    function = click.option("--var", "var_dir", type=click.Path(file_okay=False), default="var",
+                            show_default=True, help="Folder for data: database, secret key, logs")(function)
+    return function
+
+
+def server_options(function):  # type: ignore[no-untyped-def]
+    function = click.option("--port", type=int, default=None, help="HTTP port (default from config: 8000)")(function)
+    function = click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on")(function)
+    function = click.option("--mqtt", "mqtt_url", default=None,
+                            help="Use this broker (mqtt://HOST:PORT) instead of the configured one")(function)
+    return function
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging")
+def cli(verbose: bool) -> None:
+    """clinicq: outpatient queues, kiosks, boards and voice calls."""
+    _setup_logging(verbose)
+
+
+# ---------------------------------------------------------------------------------------------- hub
+@cli.command()
+@config_options
+@server_options
+def hub(config_dir: str | None, db_url: str | None, var_dir: str, port: int | None, host: str,
+        mqtt_url: str | None) -> None:
+    """Run the hub: REST API, Socket.IO, staff pages and the device bridge."""
+    from hub.server import serve
+
+    config = load_or_exit(config_dir, port=port, mqtt_url=mqtt_url)
+    serve(config, host=host, port=config.hub.port, var_dir=Path(var_dir), db_url=db_url)
+
+
+@cli.command()
+@config_options
+@server_options
+def demo(config_dir: str | None, db_url: str | None, var_dir: str, port: int | None, host: str,
+         mqtt_url: str | None) -> None:
+    """The whole clinic on one machine: hub, counters open, demo tokens printed."""
+    from hub.demo import run_demo
+
+    config = load_or_exit(config_dir, port=port, mqtt_url=mqtt_url)
+    run_demo(config, host=host, port=config.hub.port, var_dir=Path(var_dir), db_url=db_url)
+
+
+# ---------------------------------------------------------------------------------------------- db
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@config_options
+def db_upgrade(config_dir: str | None, db_url: str | None, var_dir: str) -> None:
+    """Create or migrate the database to the newest schema."""
+    from hub.core import build_hub
+
+    hub_ = build_hub(load_or_exit(config_dir), var_dir=var_dir, db_url=db_url)
+    click.echo(f"database is up to date: {_safe_url(hub_.db.url)}")
+    hub_.close()
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+@config_options
+def db_revision(message: str, config_dir: str | None, db_url: str | None, var_dir: str) -> None:
+    """For developers: write a new migration from the models."""
+    from hub import migrate
+    from hub.core import build_hub
+
+    hub_ = build_hub(load_or_exit(config_dir), var_dir=var_dir, db_url=db_url)
+    migrate.make_revision(hub_.db, message)
+    hub_.close()
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for messages."""
+    head, sep, tail = url.partition("@")
+    if not sep or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, credentials = head.partition("//")
+    return f"{scheme}//{credentials.split(':', 1)[0]}:***@{tail}"
+
+
+# ---------------------------------------------------------------------------------------------- tokens
+@cli.group()
+def token() -> None:
+    """API tokens for kiosks, devices, consoles and scripts."""
+
+
+@token.command("create")
+@click.option("--role", required=True, type=click.Choice(
+    ["kiosk", "nurse", "reception", "doctor", "lab", "cashier", "admin", "device"]))
+@click.option("--name", required=True, help="Who or what holds it, e.g. kiosk-sanh-a")
+@config_options
+def token_create(role: str, name: str, config_dir: str | None, db_url: str | None, var_dir: str) -> None:
+    """Create a token; prints the token alone on stdout (it is not shown again)."""
+    from hub.core import build_hub
+
+    hub_ = build_hub(load_or_exit(config_dir), var_dir=var_dir, db_url=db_url)
+    try:
+        click.echo(hub_.tokens.create(role, name))
+    finally:
+        hub_.close()
+
+
+@token.command("list")
+@config_options
+def token_list(config_dir: str | None, db_url: str | None, var_dir: str) -> None:
+    """List tokens (names and roles; the secrets are not stored)."""
+    from hub.core import build_hub
+
+    hub_ = build_hub(load_or_exit(config_dir), var_dir=var_dir, db_url=db_url)
+    click.echo(json.dumps(hub_.tokens.list(), ensure_ascii=False, indent=2))
+    hub_.close()
+
+
+@token.command("revoke")
+@click.option("--name", required=True)
+@config_options
+def token_revoke(name: str, config_dir: str | None, db_url: str | None, var_dir: str) -> None:
+    """Revoke every active token with this name."""
+    from hub.core import build_hub
+    from hub.domain.errors import NotFound
+
+    hub_ = build_hub(load_or_exit(config_dir), var_dir=var_dir, db_url=db_url)
+    try:
+        click.echo(f"revoked {hub_.tokens.revoke(name)} token(s)")
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        hub_.close()
+
+
+def stop_on_signals(stop: Any) -> None:
+    """Ctrl-C and SIGTERM (systemd) both stop cleanly."""
+    try:
+        import gevent
+
+        gevent.signal_handler(signal.SIGTERM, stop)
+        gevent.signal_handler(signal.SIGINT, stop)
+    except ImportError:  # pragma: no cover - gevent is a dependency; keep the CLI usable without it
+        signal.signal(signal.SIGTERM, lambda *_: stop())

@@ -1,0 +1,96 @@
+"""The hub's parts wired together: configuration, database, event bus, clock and domain services.
+
+Web, Socket.IO, MQTT and the CLI all work on one `Hub`; none of them builds services by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from hub import migrate
+from hub.config import ClinicConfig
+from hub.db import Database, sqlite_url
+from hub.domain.clock import Clock, SystemClock
+from hub.domain.events import EventBus
+from hub.domain.queueing import QueueService
+from hub.domain.tokens import TokenService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hub:
+    config: ClinicConfig
+    db: Database
+    bus: EventBus
+    clock: Clock
+    queue: QueueService
+    tokens: TokenService
+    var_dir: Path
+    secret_key: str
+    # Anything an adapter wants to stop when the hub stops (MQTT bridge, broker child process...).
+    closers: list = field(default_factory=list)
+    # Reports "ok", "down" or "disabled"; the MQTT bridge replaces it when it runs.
+    mqtt_status: Callable[[], str] = lambda: "disabled"
+
+    def ticket_token(self, ticket_id: int) -> str:
+        """The signed token in a ticket's status link: it lets a patient follow that ticket only."""
+        return URLSafeSerializer(self.secret_key, salt="ticket-status").dumps(ticket_id)
+
+    def check_ticket_token(self, ticket_id: int, token: str) -> bool:
+        try:
+            return URLSafeSerializer(self.secret_key, salt="ticket-status").loads(token) == ticket_id
+        except BadSignature:
+            return False
+
+    def status_url(self, ticket_id: int) -> str:
+        return f"{self.config.site.public_url.rstrip('/')}/t/{ticket_id}?k={self.ticket_token(ticket_id)}"
+
+    def close(self) -> None:
+        for closer in reversed(self.closers):
+            try:
+                closer()
+            except Exception:
+                log.exception("while stopping %r", closer)
+        self.closers.clear()
+        self.db.dispose()
+
+
+def database_url(config: ClinicConfig, var_dir: Path, override: str | None = None) -> str:
+    return override or config.hub.database_url or sqlite_url(var_dir / "clinicq.db")
+
+
+def secret_key(config: ClinicConfig, var_dir: Path) -> str:
+    """The configured secret, or one generated once and kept in var/secret_key (mode 600)."""
+    if config.hub.secret_key:
+        return config.hub.secret_key
+    path = var_dir / "secret_key"
+    if path.is_file():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str | None = None,
+              clock: Clock | None = None, bus: EventBus | None = None, upgrade: bool = True) -> Hub:
+    """Open the database (migrating it), load the clinic into it and build the services."""
+    var_dir = Path(var_dir).resolve()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(database_url(config, var_dir, db_url))
+    if upgrade:
+        migrate.upgrade(db)
+    clock = clock or SystemClock()
+    bus = bus or EventBus()
+    queue = QueueService(db, config, bus, clock)
+    queue.sync_config()
+    return Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
+               var_dir=var_dir, secret_key=secret_key(config, var_dir))

@@ -1,0 +1,248 @@
+"""Socket.IO adapter: clients subscribe to a board, counter, service or ticket and get live events.
+
+A client emits `subscribe` with one of {"board": id}, {"counter": code}, {"service": code} or
+{"ticket": id, "token": t} and at once receives a `snapshot`; then `call`, `queue`, `ticket` and
+`counter` events. A reconnecting client subscribes again and gets a fresh snapshot, so a board never
+shows stale state. Calls are pushed straight from the event (no query on the hot path); waiting
+lines are recomputed in a background task that coalesces bursts of changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from typing import Any
+
+from flask import request
+from flask_socketio import SocketIO, emit, join_room
+
+from hub import protocol as p
+from hub.core import Hub
+from hub.domain.errors import DomainError
+from hub.domain.events import CounterChanged, QueueChanged, TicketCalled, TicketChanged, TicketIssued
+from hub.domain.queue_reads import QueueReads
+
+log = logging.getLogger(__name__)
+NEXT_NUMBERS = 5
+QUEUE_LIST_LIMIT = 50
+
+
+def room_board(board_id: str) -> str:
+    return f"board:{board_id}"
+
+
+def room_counter(code: str) -> str:
+    return f"counter:{code}"
+
+
+def room_service(code: str) -> str:
+    return f"service:{code}"
+
+
+def room_ticket(ticket_id: int) -> str:
+    return f"ticket:{ticket_id}"
+
+
+class SocketRooms:
+    """Joins clients to rooms, answers with snapshots, and forwards domain events to rooms."""
+
+    def __init__(self, hub: Hub, socketio: SocketIO) -> None:
+        self.hub = hub
+        self.socketio = socketio
+        self.reads = QueueReads(hub.queue)
+        config = hub.config
+        self.boards_of_counter: dict[str, list[str]] = defaultdict(list)
+        self.boards_of_service: dict[str, list[str]] = defaultdict(list)
+        for display in config.displays:
+            for counter in config.display_counters(display):
+                self.boards_of_counter[counter.code].append(display.id)
+            for service in config.display_services(display):
+                self.boards_of_service[service.code].append(display.id)
+        # Tickets followed by clients of this process, by service, for estimate refreshes.
+        self._followed: dict[str, dict[int, int]] = defaultdict(dict)
+        self._followed_by_sid: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        self._dirty: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._worker_started = False
+        self._stopped = False
+
+        socketio.on_event(p.SIO_SUBSCRIBE, self.on_subscribe)
+        socketio.on_event("disconnect", self.on_disconnect)
+        hub.bus.subscribe(TicketCalled, self.on_called)
+        hub.bus.subscribe(TicketIssued, self.on_ticket)
+        hub.bus.subscribe(TicketChanged, self.on_ticket)
+        hub.bus.subscribe(CounterChanged, self.on_counter)
+        hub.bus.subscribe(QueueChanged, self.on_queue_changed)
+        hub.closers.append(self.stop)
+
+    # ------------------------------------------------------------------ subscriptions
+    def on_subscribe(self, message: Any = None) -> None:
+        try:
+            snapshot, room = self._subscription(message)
+        except DomainError as exc:
+            emit(p.SIO_ERROR, {"code": exc.code, "message": exc.message})
+            return
+        join_room(room)
+        emit(p.SIO_SNAPSHOT, snapshot)
+
+    def _subscription(self, message: Any) -> tuple[dict[str, Any], str]:
+        if not isinstance(message, dict) or not message:
+            raise DomainError("bad_subscribe", "subscribe with {board}, {counter}, {service} or {ticket, token}")
+        kinds = [k for k in ("board", "counter", "service", "ticket") if k in message]
+        if len(kinds) != 1 or set(message) - {kinds[0], "token"}:
+            raise DomainError("bad_subscribe", "subscribe to exactly one of board, counter, service, ticket")
+        kind, value = kinds[0], message[kinds[0]]
+        if kind == "ticket":
+            token = message.get("token")
+            if not isinstance(value, int) or isinstance(value, bool) or not isinstance(token, str):
+                raise DomainError("bad_subscribe", "a ticket subscription needs an integer id and its token")
+            if not self.hub.check_ticket_token(value, token):
+                raise DomainError("forbidden", "this token is not for this ticket")
+            ticket = self.hub.queue.get_ticket(value)
+            self._follow(request.sid, ticket["service"], value)
+            return {"kind": "ticket", "ticket": ticket}, room_ticket(value)
+        if not isinstance(value, str) or len(value) > 64:
+            raise DomainError("bad_subscribe", f"{kind} must be a code")
+        if kind == "board":
+            return self.board_snapshot(value), room_board(value)
+        if kind == "counter":
+            return self.counter_snapshot(value), room_counter(value)
+        return self.service_snapshot(value), room_service(value)
+
+    def _follow(self, sid: str, service: str, ticket_id: int) -> None:
+        with self._lock:
+            followed = self._followed[service]
+            followed[ticket_id] = followed.get(ticket_id, 0) + 1
+            self._followed_by_sid[sid].append((service, ticket_id))
+
+    def on_disconnect(self, *_: Any) -> None:
+        with self._lock:
+            for service, ticket_id in self._followed_by_sid.pop(request.sid, []):
+                followed = self._followed[service]
+                followed[ticket_id] -= 1
+                if followed[ticket_id] <= 0:
+                    del followed[ticket_id]
+
+    # ------------------------------------------------------------------ snapshots
+    def board_snapshot(self, board_id: str) -> dict[str, Any]:
+        config = self.hub.config
+        display = config.display(board_id)
+        if display is None:
+            raise DomainError("unknown_board", f"no board {board_id!r} in config/displays.toml")
+        counters = [c.code for c in config.display_counters(display)]
+        services = [s.code for s in config.display_services(display)]
+        by_code = {c["code"]: c for c in self.hub.queue.counters()}
+        return {
+            "kind": "board",
+            "board": display.model_dump(),
+            "site": {"name": config.site.name, "name_en": config.site.name_en, "timezone": config.site.timezone},
+            "counters": [_public_counter(by_code[code]) for code in counters],
+            "services": [self._service_summary(s) for s in self._services_overview(services)],
+            "last_calls": self.reads.last_calls(counters, config.queue.last_calls_on_board),
+            "server_time": self.hub.clock.now().isoformat(),
+        }
+
+    def counter_snapshot(self, code: str) -> dict[str, Any]:
+        queue = self.hub.queue
+        counter = queue.counter(code)
+        return {"kind": "counter", "counter": counter, "queue": self._counter_queue(code),
+                "figures": self.reads.counter_figures(code), "server_time": self.hub.clock.now().isoformat()}
+
+    def service_snapshot(self, code: str) -> dict[str, Any]:
+        self.hub.queue.service_config(code)
+        summary = self._services_overview([code])[0]
+        return {"kind": "service", "service": self._service_summary(summary),
+                "queue": self.hub.queue.waiting_tickets(code, QUEUE_LIST_LIMIT),
+                "server_time": self.hub.clock.now().isoformat()}
+
+    def _services_overview(self, codes: list[str]) -> list[dict[str, Any]]:
+        overview = {s["code"]: s for s in self.hub.queue.services_overview()}
+        nexts = self.reads.next_numbers(codes, NEXT_NUMBERS)
+        return [{**overview[code], "next": nexts[code]} for code in codes]
+
+    @staticmethod
+    def _service_summary(service: dict[str, Any]) -> dict[str, Any]:
+        keys = ("code", "name", "name_en", "prefix", "waiting", "serving", "last_issued", "estimate", "next")
+        return {k: service.get(k) for k in keys}
+
+    def _counter_queue(self, code: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for service in self.hub.config.counter(code).services:
+            out += self.hub.queue.waiting_tickets(service, QUEUE_LIST_LIMIT)
+        return out
+
+    # ------------------------------------------------------------------ events -> rooms
+    def on_called(self, event: TicketCalled) -> None:
+        ticket, counter = event.ticket, event.counter
+        message = {
+            "call_id": event.call_id, "recall": event.recall, "ts": event.at,
+            "ticket": _public_ticket(ticket), "counter": _public_counter(counter),
+        }
+        rooms = [room_counter(counter["code"]), room_service(ticket["service"]), room_ticket(ticket["id"])]
+        rooms += [room_board(b) for b in self.boards_of_counter.get(counter["code"], [])]
+        self.socketio.emit(p.SIO_CALL, message, to=rooms)
+
+    def on_ticket(self, event: TicketIssued | TicketChanged) -> None:
+        ticket = event.ticket
+        rooms = [room_ticket(ticket["id"]), room_service(ticket["service"])]
+        if ticket.get("counter"):
+            rooms.append(room_counter(ticket["counter"]))
+        self.socketio.emit(p.SIO_TICKET, {"ticket": _public_ticket(ticket),
+                                          "action": getattr(event, "action", "issue")}, to=rooms)
+
+    def on_counter(self, event: CounterChanged) -> None:
+        counter = event.counter
+        boards = self.boards_of_counter.get(counter["code"], [])
+        rooms = [room_counter(counter["code"]), *(room_board(b) for b in boards)]
+        self.socketio.emit(p.SIO_COUNTER, {"counter": _public_counter(counter)}, to=rooms)
+
+    def on_queue_changed(self, event: QueueChanged) -> None:
+        with self._lock:
+            self._dirty.add(event.service)
+            if not self._worker_started:
+                self._worker_started = True
+                self.socketio.start_background_task(self._queue_worker)
+        self._wake.set()
+
+    def _queue_worker(self) -> None:
+        while not self._stopped:
+            self._wake.wait(timeout=5)
+            self._wake.clear()
+            with self._lock:
+                dirty, self._dirty = self._dirty, set()
+            for service in sorted(dirty):
+                try:
+                    self._push_queue(service)
+                except Exception:  # a failed refresh is retried on the next change; the worker lives on
+                    log.exception("refreshing the line of %s failed", service)
+
+    def _push_queue(self, service: str) -> None:
+        summary = self._service_summary(self._services_overview([service])[0])
+        boards = [room_board(b) for b in self.boards_of_service.get(service, [])]
+        if boards:
+            self.socketio.emit(p.SIO_QUEUE, {"service": summary}, to=boards)
+        tickets = self.hub.queue.waiting_tickets(service, QUEUE_LIST_LIMIT)
+        counters = [room_counter(c.code) for c in self.hub.config.counters if service in c.services]
+        self.socketio.emit(p.SIO_QUEUE, {"service": summary, "queue": tickets},
+                           to=[room_service(service), *counters])
+        with self._lock:
+            followed = list(self._followed.get(service, {}))
+        for ticket_id in followed:
+            ticket = self.hub.queue.get_ticket(ticket_id)
+            self.socketio.emit(p.SIO_TICKET, {"ticket": _public_ticket(ticket), "action": "estimate"},
+                               to=room_ticket(ticket_id))
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+
+def _public_ticket(ticket: dict[str, Any]) -> dict[str, Any]:
+    """What any screen may show: numbers and places, never who the patient is."""
+    return {k: v for k, v in ticket.items() if k not in ("visit_id", "note")}
+
+
+def _public_counter(counter: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in counter.items() if k != "pause_reason"}

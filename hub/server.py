@@ -1,0 +1,48 @@
+"""Serving the hub: gevent's WSGI server with Flask-SocketIO, stopped cleanly on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from hub.app import create_app
+from hub.config import ClinicConfig
+from hub.core import Hub, build_hub
+
+log = logging.getLogger(__name__)
+
+
+def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: str | None = None,
+          on_started: Callable[[Hub], None] | None = None) -> None:
+    """Run until stopped. Needs gevent's monkey patching first (the `clinicq` entry point does it)."""
+    from gevent.pywsgi import WSGIServer
+
+    from hub.cli import stop_on_signals
+
+    hub = build_hub(config, var_dir=var_dir, db_url=db_url)
+    app = create_app(hub, async_mode="gevent", message_queue=os.environ.get("CLINICQ_SOCKETIO_QUEUE") or None)
+    server = WSGIServer((host, port), app, log=None, error_log=_ErrorLog())
+    stop_on_signals(server.stop)
+    try:
+        server.start()
+        log.info("hub listening on http://%s:%d (database %s)", host, port, hub.db.dialect)
+        if on_started is not None:
+            on_started(hub)
+        server.serve_forever()
+    finally:
+        log.info("hub stopping")
+        hub.close()
+
+
+class _ErrorLog:
+    """gevent's error log, routed to logging (its 'Invalid HTTP method' on websocket close is noise)."""
+
+    def write(self, message: str) -> None:
+        message = message.strip()
+        if message and "Invalid HTTP method" not in message:
+            log.warning("%s", message)
+
+    def flush(self) -> None:
+        pass

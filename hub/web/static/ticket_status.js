@@ -1,0 +1,48 @@
+// A patient's ticket page: live status through Socket.IO, resubscribing after every reconnect.
+(function () {
+  "use strict";
+  var root = document.querySelector("main.status");
+  var ticketId = parseInt(root.dataset.ticket, 10);
+  var token = root.dataset.token;
+  var stateEl = document.getElementById("state");
+  var detailEl = document.getElementById("detail");
+  var connEl = document.getElementById("conn");
+
+  var STATES = {
+    waiting: ["Đang chờ", "Waiting"],
+    called: ["Mời bạn đến", "Please go to"],
+    serving: ["Đang được phục vụ", "Being served"],
+    on_hold: ["Tạm dừng", "On hold"],
+    done: ["Đã hoàn thành", "Done"],
+    no_show: ["Đã gọi nhưng vắng mặt — vui lòng đến quầy", "Missed — please see the counter"],
+    cancelled: ["Đã hủy", "Cancelled"],
+    transferred: ["Đã chuyển sang dịch vụ khác", "Transferred"]
+  };
+
+  function render(t) {
+    var label = STATES[t.status] || [t.status, t.status];
+    stateEl.dataset.status = t.status;
+    stateEl.textContent = label[0] + " / " + label[1];
+    if (t.status === "called" && t.counter_name) {
+      stateEl.textContent = label[0] + " " + t.counter_name + " / " + label[1] + " " + (t.counter_name_en || t.counter_name);
+    }
+    if (t.status === "waiting") {
+      var text = "Còn " + t.ahead + " người trước bạn";
+      if (t.estimate) { text += ", khoảng " + t.estimate.p50_minutes + "–" + t.estimate.p90_minutes + " phút"; }
+      detailEl.textContent = text + " / " + t.ahead + " ahead";
+    } else {
+      detailEl.textContent = "";
+    }
+  }
+
+  render(JSON.parse(document.getElementById("ticket-data").textContent));
+  var socket = io({ transports: ["websocket", "polling"] });
+  socket.on("connect", function () {
+    connEl.hidden = true;
+    socket.emit("subscribe", { ticket: ticketId, token: token });
+  });
+  socket.on("disconnect", function () { connEl.hidden = false; });
+  socket.on("snapshot", function (m) { if (m.ticket) { render(m.ticket); } });
+  socket.on("ticket", function (m) { if (m.ticket && m.ticket.id === ticketId) { render(m.ticket); } });
+  socket.on("call", function (m) { if (m.ticket && m.ticket.id === ticketId) { render(m.ticket); } });
+})();

@@ -1,0 +1,96 @@
+"""A real hub in a child process (gevent server, real HTTP and Socket.IO) for integration tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from hub.config import load_config
+from hub.core import build_hub
+from tests.support import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+CLINICQ = Path(sys.executable).with_name("clinicq")
+ROLES = ("kiosk", "nurse", "reception", "doctor", "lab", "cashier", "admin", "device")
+
+
+@dataclass
+class HubProcess:
+    """A running `clinicq hub`; stop() and start() keep its database and port."""
+
+    var_dir: Path
+    db_url: str
+    port: int
+    config_dir: Path = ROOT / "config"
+    extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api(self) -> str:
+        return self.url + "/api/v1"
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def create_tokens(self) -> None:
+        hub = build_hub(load_config(self.config_dir, env={}), var_dir=self.var_dir, db_url=self.db_url)
+        try:
+            for role in ROLES:
+                self.tokens[role] = hub.tokens.create(role, f"test-{role}")
+        finally:
+            hub.close()
+
+    def start(self, timeout: float = 30.0) -> None:
+        log = open(self.var_dir / "hub.log", "ab")  # noqa: SIM115 - lives as long as the process
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        self.process = subprocess.Popen(
+            [str(CLINICQ), "hub", "--host", "127.0.0.1", "--port", str(self.port), "--config", str(self.config_dir),
+             "--var", str(self.var_dir), "--db", self.db_url, *self.extra_args],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.var_dir)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hub exited with {self.process.returncode}: {self.log_tail()}")
+            try:
+                if requests.get(self.api + "/health", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"hub did not answer within {timeout}s: {self.log_tail()}")
+
+    def stop(self) -> int:
+        if self.process is None:
+            return 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self.process = None
+        return code
+
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.var_dir / "hub.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def start_hub(var_dir: Path, **kwargs: object) -> HubProcess:
+    var_dir.mkdir(parents=True, exist_ok=True)
+    hub = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port(), **kwargs)
+    hub.create_tokens()
+    hub.start()
+    return hub
