@@ -179,3 +179,64 @@ def stop_on_signals(stop: Any) -> None:
         gevent.signal_handler(signal.SIGINT, stop)
     except ImportError:  # pragma: no cover - gevent is a dependency; keep the CLI usable without it
         signal.signal(signal.SIGTERM, lambda *_: stop())
+
+
+# ---------------------------------------------------------------------------------------------- devices
+@cli.command("mqtt-acl")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for passwd and acl")
+@config_options
+def mqtt_acl(out_dir: str, config_dir: str | None, db_url: str | None, var_dir: str) -> None:
+    """Write Mosquitto's password and ACL files from the device registry."""
+    from hub.core import build_hub
+    from hub.mqtt_acl import write_broker_files
+
+    config = load_or_exit(config_dir)
+    hub_ = build_hub(config, var_dir=var_dir, db_url=db_url)
+    try:
+        passwd, acl = write_broker_files(Path(out_dir), config, hub_.devices.credentials(),
+                                         config.hub.mqtt_password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        hub_.close()
+    click.echo(f"wrote {passwd} and {acl}\nin mosquitto.conf:\n  allow_anonymous false\n"
+               f"  password_file {passwd.resolve()}\n  acl_file {acl.resolve()}")
+
+
+@cli.group()
+def device() -> None:
+    """The device registry."""
+
+
+@device.command("add")
+@click.option("--type", "device_type", required=True,
+              type=click.Choice(["kiosk", "board", "speaker", "keypad", "led", "printer"]))
+@click.option("--id", "code", required=True, help="lowercase id, e.g. kp-p101")
+@click.option("--name", required=True)
+@click.option("--zone", default=None)
+@click.option("--counter", default=None)
+@config_options
+def device_add(device_type: str, code: str, name: str, zone: str | None, counter: str | None,
+               config_dir: str | None, db_url: str | None, var_dir: str) -> None:
+    """Register a device; prints its generated secret alone (shown once)."""
+    from hub.core import build_hub
+    from hub.domain.errors import DomainError
+
+    hub_ = build_hub(load_or_exit(config_dir), var_dir=var_dir, db_url=db_url)
+    try:
+        click.echo(hub_.devices.add(device_type, code, name, zone=zone, counter=counter))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        hub_.close()
+
+
+@device.command("list")
+@config_options
+def device_list(config_dir: str | None, db_url: str | None, var_dir: str) -> None:
+    """Devices with their state."""
+    from hub.core import build_hub
+
+    hub_ = build_hub(load_or_exit(config_dir), var_dir=var_dir, db_url=db_url)
+    click.echo(json.dumps(hub_.devices.list(), ensure_ascii=False, indent=2))
+    hub_.close()

@@ -30,6 +30,7 @@ ENV_OVERRIDES = {
     "CLINICQ_MQTT_URL": "mqtt_url",
     "CLINICQ_SECRET_KEY": "secret_key",
     "CLINICQ_PORT": "port",
+    "CLINICQ_MQTT_PASSWORD": "mqtt_password",
 }
 
 
@@ -88,14 +89,18 @@ class HubSettings(_Strict):
     port: int = Field(8000, ge=1, le=65535)
     database_url: str = ""
     mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_username: str = "clinicq-hub"
+    mqtt_password: str = ""  # the hub's own broker login; `clinicq mqtt-acl` writes it into the password file
     embedded_broker: bool = True
     secret_key: str = ""
 
     @field_validator("mqtt_url")
     @classmethod
     def _mqtt_url(cls, value: str) -> str:
+        if value in ("off", "none"):
+            return ""  # no broker: the hub serves web clients only
         if value and not re.fullmatch(r"mqtts?://[^/:]+(:\d{1,5})?/?", value):
-            raise ValueError(f"expected mqtt://HOST:PORT, got {value!r}")
+            raise ValueError(f"expected mqtt://HOST:PORT (or off), got {value!r}")
         return value
 
 
@@ -112,6 +117,15 @@ class EstimateSettings(_Strict):
     history_minutes: float = Field(60, gt=0, le=600)
     expected_break_minutes: float = Field(10, ge=0, le=240)
     p90_scale: float = Field(1.0, gt=0, le=5)
+
+
+class AnnounceSettings(_Strict):
+    """How the hub words a call for the speakers (the speakers choose voice, chime and volume)."""
+
+    repeat: int = Field(2, ge=1, le=5)
+    style: Literal["north", "south"] = "north"
+    number_reading: Literal["number", "digits"] = "number"
+    english: bool = False  # also send the English wording after the Vietnamese
 
 
 class ServiceMinutes(_Strict):
@@ -168,6 +182,19 @@ class DisplayConfig(_Strict):
     notice: str = Field("", max_length=500)
 
 
+class DeviceConfig(_Strict):
+    """A device on the MQTT bus (kiosk, board, speaker, keypad, LED display, printer)."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    type: Literal["kiosk", "board", "speaker", "keypad", "led", "printer"]
+    name: Text
+    zone: Code | None = None
+    counter: Code | None = None  # keypads and LED displays belong to a counter
+    display: Code | None = None  # a board device shows this display's page
+    # Demo and test fleets only: production devices get generated secrets (`clinicq device add`).
+    secret: Annotated[str, Field(min_length=8, max_length=128)] | None = None
+
+
 class ClinicConfig(_Strict):
     """Everything the hub reads from config/: validated, immutable."""
 
@@ -175,10 +202,11 @@ class ClinicConfig(_Strict):
     hub: HubSettings = HubSettings()
     queue: QueuePolicy = QueuePolicy()
     estimates: EstimateSettings = EstimateSettings()
+    announce: AnnounceSettings = AnnounceSettings()
     services: list[ServiceConfig] = Field(min_length=1)
     counters: list[CounterConfig] = Field(min_length=1)
     priority_classes: list[PriorityClass] = Field(min_length=1)
-    devices: list[dict[str, Any]] = []
+    devices: list[DeviceConfig] = []
     displays: list[DisplayConfig] = []
 
     @model_validator(mode="after")
@@ -204,6 +232,14 @@ class ClinicConfig(_Strict):
             for code in display.services or []:
                 if code not in service_codes:
                     raise ValueError(f"displays[{index}].services: unknown service {code!r}")
+        _unique("devices", [d.id for d in self.devices])
+        for index, device in enumerate(self.devices):
+            if device.counter is not None and device.counter not in counter_codes:
+                raise ValueError(f"devices[{index}].counter: unknown counter {device.counter!r}")
+            if device.type in ("keypad", "led") and device.counter is None:
+                raise ValueError(f"devices[{index}]: a {device.type} needs the counter it belongs to")
+            if device.type == "speaker" and device.zone is None:
+                raise ValueError(f"devices[{index}]: a speaker needs its zone")
         normal = [p for p in self.priority_classes if p.code == "normal"]
         if not normal or normal[0].head_start_minutes != 0:
             raise ValueError("priority_classes: a class 'normal' with head_start_minutes = 0 is required")
@@ -219,6 +255,9 @@ class ClinicConfig(_Strict):
     def priority(self, code: str) -> PriorityClass | None:
         return next((p for p in self.priority_classes if p.code == code), None)
 
+    def device(self, device_id: str) -> DeviceConfig | None:
+        return next((d for d in self.devices if d.id == device_id), None)
+
     def display(self, display_id: str) -> DisplayConfig | None:
         return next((d for d in self.displays if d.id == display_id), None)
 
@@ -232,6 +271,9 @@ class ClinicConfig(_Strict):
             return [s for s in self.services if s.code in display.services]
         wanted = {code for c in self.display_counters(display) for code in c.services}
         return [s for s in self.services if s.code in wanted]
+
+    def site_hours(self) -> list[tuple[time, time]]:
+        return [_parse_hours(h) for h in self.site.opening_hours]
 
     def counter_hours(self, counter: CounterConfig) -> list[tuple[time, time]]:
         return [_parse_hours(h) for h in (counter.hours or self.site.opening_hours)]
@@ -247,7 +289,7 @@ def _unique(what: str, codes: list[str]) -> None:
 
 # Which file each top-level key comes from, so an error can name the file.
 _KEY_FILES = {
-    "site": "site.toml", "hub": "site.toml", "queue": "site.toml", "estimates": "site.toml",
+    "site": "site.toml", "hub": "site.toml", "queue": "site.toml", "estimates": "site.toml", "announce": "site.toml",
     "services": "clinic.toml", "counters": "clinic.toml", "priority_classes": "clinic.toml",
     "devices": "devices.toml", "displays": "displays.toml",
 }

@@ -17,6 +17,7 @@ from hub import migrate
 from hub.config import ClinicConfig
 from hub.db import Database, sqlite_url
 from hub.domain.clock import Clock, SystemClock
+from hub.domain.devices import DeviceRegistry
 from hub.domain.events import EventBus
 from hub.domain.queueing import QueueService
 from hub.domain.tokens import TokenService
@@ -32,6 +33,7 @@ class Hub:
     clock: Clock
     queue: QueueService
     tokens: TokenService
+    devices: DeviceRegistry
     var_dir: Path
     secret_key: str
     # Anything an adapter wants to stop when the hub stops (MQTT bridge, broker child process...).
@@ -92,5 +94,7 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
     bus = bus or EventBus()
     queue = QueueService(db, config, bus, clock)
     queue.sync_config()
+    devices = DeviceRegistry(db, config, bus, clock)
+    devices.sync_config()
     return Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
-               var_dir=var_dir, secret_key=secret_key(config, var_dir))
+               devices=devices, var_dir=var_dir, secret_key=secret_key(config, var_dir))

@@ -44,6 +44,8 @@ SIO_CALL = "call"
 SIO_QUEUE = "queue"
 SIO_TICKET = "ticket"
 SIO_COUNTER = "counter"
+SIO_DEVICE = "device"
+SIO_ALERT = "alert"
 SIO_ERROR = "error"
 
 # MQTT.

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hub.app import create_app
+from hub.broker import ensure_broker
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
+from hub.realtime.mqtt_bridge import MqttBridge, parse_mqtt_url
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
 
     hub = build_hub(config, var_dir=var_dir, db_url=db_url)
     app = create_app(hub, async_mode="gevent", message_queue=os.environ.get("CLINICQ_SOCKETIO_QUEUE") or None)
+    start_device_bus(hub)
     server = WSGIServer((host, port), app, log=None, error_log=_ErrorLog())
     stop_on_signals(server.stop)
     try:
@@ -34,6 +37,24 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
     finally:
         log.info("hub stopping")
         hub.close()
+
+
+def start_device_bus(hub: Hub) -> MqttBridge | None:
+    """Connect the hub to its MQTT broker (starting the embedded one if allowed and needed)."""
+    settings = hub.config.hub
+    if not settings.mqtt_url:
+        log.info("MQTT is off: devices will not be served")
+        return None
+    host, port = parse_mqtt_url(settings.mqtt_url)
+    broker = ensure_broker(host, port, hub.var_dir, settings.embedded_broker)
+    if broker is not None:
+        hub.closers.append(broker.stop)
+    bridge = MqttBridge(hub, hub.devices, settings.mqtt_url, username=settings.mqtt_username,
+                        password=settings.mqtt_password)
+    bridge.start()
+    hub.closers.append(bridge.stop)
+    hub.mqtt_status = bridge.status
+    return bridge
 
 
 class _ErrorLog:

@@ -29,7 +29,7 @@ class HubProcess:
     db_url: str
     port: int
     config_dir: Path = ROOT / "config"
-    extra_args: list[str] = field(default_factory=list)
+    extra_args: list[str] = field(default_factory=lambda: ["--mqtt", "off"])
     env: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None

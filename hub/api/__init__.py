@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from hub.api import counters, health, openapi, services, tickets
+from hub.api import counters, devices, health, openapi, services, tickets
 from hub.protocol import API_PREFIX
 
-BLUEPRINTS = (health.bp, services.bp, tickets.bp, counters.bp, openapi.bp)
+BLUEPRINTS = (health.bp, services.bp, tickets.bp, counters.bp, devices.bp, openapi.bp)
 
 
 def register_api(app: Flask) -> None:

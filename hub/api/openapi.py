@@ -64,6 +64,8 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
     "counters.resume": ("Resume a paused counter", None, 200, "Counter"),
     "counters.open_counter": ("Open a closed counter", None, 200, "Counter"),
     "counters.close_counter": ("Close the counter (it must have no current ticket)", None, 200, "Counter"),
+    "devices.list_devices": ("Devices on the bus: online, last seen, firmware, paper", None, 200, None),
+    "devices.get_device": ("One device", None, 200, None),
     "openapi.openapi": ("This document", None, 200, None),
 }
 

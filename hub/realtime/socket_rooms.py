@@ -1,8 +1,8 @@
 """Socket.IO adapter: clients subscribe to a board, counter, service or ticket and get live events.
 
 A client emits `subscribe` with one of {"board": id}, {"counter": code}, {"service": code} or
-{"ticket": id, "token": t} and at once receives a `snapshot`; then `call`, `queue`, `ticket` and
-`counter` events. A reconnecting client subscribes again and gets a fresh snapshot, so a board never
+{"ticket": id, "token": t} (staff also {"devices": true}) and at once receives a `snapshot`; then
+`call`, `queue`, `ticket` and `counter` events. A reconnecting client subscribes again and gets a fresh snapshot, so a board never
 shows stale state. Calls are pushed straight from the event (no query on the hot path); waiting
 lines are recomputed in a background task that coalesces bursts of changes.
 """
@@ -14,11 +14,13 @@ import threading
 from collections import defaultdict
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from flask_socketio import SocketIO, emit, join_room
 
 from hub import protocol as p
+from hub.api.auth import SESSION_RESOLVER
 from hub.core import Hub
+from hub.domain.devices import DeviceAlert, DeviceChanged
 from hub.domain.errors import DomainError
 from hub.domain.events import CounterChanged, QueueChanged, TicketCalled, TicketChanged, TicketIssued
 from hub.domain.queue_reads import QueueReads
@@ -42,6 +44,10 @@ def room_service(code: str) -> str:
 
 def room_ticket(ticket_id: int) -> str:
     return f"ticket:{ticket_id}"
+
+
+ROOM_DEVICES = "devices"
+DEVICE_VIEWERS = ("nurse", "reception", "doctor", "lab", "cashier", "admin")
 
 
 class SocketRooms:
@@ -75,6 +81,8 @@ class SocketRooms:
         hub.bus.subscribe(TicketChanged, self.on_ticket)
         hub.bus.subscribe(CounterChanged, self.on_counter)
         hub.bus.subscribe(QueueChanged, self.on_queue_changed)
+        hub.bus.subscribe(DeviceChanged, self.on_device)
+        hub.bus.subscribe(DeviceAlert, self.on_device_alert)
         hub.closers.append(self.stop)
 
     # ------------------------------------------------------------------ subscriptions
@@ -90,10 +98,13 @@ class SocketRooms:
     def _subscription(self, message: Any) -> tuple[dict[str, Any], str]:
         if not isinstance(message, dict) or not message:
             raise DomainError("bad_subscribe", "subscribe with {board}, {counter}, {service} or {ticket, token}")
-        kinds = [k for k in ("board", "counter", "service", "ticket") if k in message]
+        kinds = [k for k in ("board", "counter", "service", "ticket", "devices") if k in message]
         if len(kinds) != 1 or set(message) - {kinds[0], "token"}:
             raise DomainError("bad_subscribe", "subscribe to exactly one of board, counter, service, ticket")
         kind, value = kinds[0], message[kinds[0]]
+        if kind == "devices":
+            self._require_staff(message.get("token"))
+            return {"kind": "devices", "devices": self.hub.devices.list()}, ROOM_DEVICES
         if kind == "ticket":
             token = message.get("token")
             if not isinstance(value, int) or isinstance(value, bool) or not isinstance(token, str):
@@ -110,6 +121,19 @@ class SocketRooms:
         if kind == "counter":
             return self.counter_snapshot(value), room_counter(value)
         return self.service_snapshot(value), room_service(value)
+
+    def _require_staff(self, token: Any) -> None:
+        """Device health is for staff: a staff token in the message, or a logged-in session."""
+        role = None
+        if isinstance(token, str):
+            identity = self.hub.tokens.verify(token)
+            role = identity.role if identity else None
+        else:
+            resolver = current_app.extensions.get(SESSION_RESOLVER)
+            identity = resolver() if resolver else None
+            role = identity.role if identity else None
+        if role not in DEVICE_VIEWERS:
+            raise DomainError("forbidden", "device status is for staff: log in or send a staff token")
 
     def _follow(self, sid: str, service: str, ticket_id: int) -> None:
         with self._lock:
@@ -158,7 +182,7 @@ class SocketRooms:
                 "server_time": self.hub.clock.now().isoformat()}
 
     def _services_overview(self, codes: list[str]) -> list[dict[str, Any]]:
-        overview = {s["code"]: s for s in self.hub.queue.services_overview()}
+        overview = {s["code"]: s for s in self.hub.queue.services_overview(codes)}
         nexts = self.reads.next_numbers(codes, NEXT_NUMBERS)
         return [{**overview[code], "next": nexts[code]} for code in codes]
 
@@ -233,6 +257,13 @@ class SocketRooms:
             ticket = self.hub.queue.get_ticket(ticket_id)
             self.socketio.emit(p.SIO_TICKET, {"ticket": _public_ticket(ticket), "action": "estimate"},
                                to=room_ticket(ticket_id))
+
+    def on_device(self, event: DeviceChanged) -> None:
+        self.socketio.emit(p.SIO_DEVICE, {"device": event.device}, to=ROOM_DEVICES)
+
+    def on_device_alert(self, event: DeviceAlert) -> None:
+        self.socketio.emit(p.SIO_ALERT, {"device": event.device, "kind": event.kind, "message": event.message},
+                           to=ROOM_DEVICES)
 
     def stop(self) -> None:
         self._stopped = True
