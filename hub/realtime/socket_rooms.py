@@ -2,9 +2,9 @@
 
 A client emits `subscribe` with one of {"board": id}, {"counter": code}, {"service": code} or
 {"ticket": id, "token": t} (staff also {"devices": true}) and at once receives a `snapshot`; then
-`call`, `queue`, `ticket` and `counter` events. A reconnecting client subscribes again and gets a fresh snapshot, so a board never
-shows stale state. Calls are pushed straight from the event (no query on the hot path); waiting
-lines are recomputed in a background task that coalesces bursts of changes.
+`call`, `queue`, `ticket` and `counter` events. A reconnecting client subscribes again and gets a
+fresh snapshot, so a board never shows stale state. Calls are pushed straight from the event (no
+query on the hot path); waiting lines are recomputed in a background task that coalesces bursts.
 """
 
 from __future__ import annotations
