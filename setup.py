@@ -41,6 +41,7 @@ setup(
         "APScheduler>=3.10,<4",
         "requests>=2.31,<3",
         "pyserial>=3.5,<4",
+        "pyusb>=1.2,<2",
         "openpyxl>=3.1,<4",
     ],
     extras_require={

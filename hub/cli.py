@@ -240,3 +240,45 @@ def device_list(config_dir: str | None, db_url: str | None, var_dir: str) -> Non
     hub_ = build_hub(load_or_exit(config_dir), var_dir=var_dir, db_url=db_url)
     click.echo(json.dumps(hub_.devices.list(), ensure_ascii=False, indent=2))
     hub_.close()
+
+
+# ---------------------------------------------------------------------------------------------- staff
+@cli.group()
+def user() -> None:
+    """Staff accounts for the pages."""
+
+
+@user.command("add")
+@click.option("--role", required=True, type=click.Choice(["reception", "nurse", "doctor", "lab", "cashier", "admin"]))
+@click.option("--username", required=True, help="login name, e.g. lan.nguyen")
+@click.option("--name", "full_name", required=True, help="full name as shown on pages")
+@click.option("--counter", default=None, help="the counter or room they usually work at")
+@click.option("--password", default=None, help="default: asked for (twice), not echoed")
+@config_options
+def user_add(role: str, username: str, full_name: str, counter: str | None, password: str | None,
+             config_dir: str | None, db_url: str | None, var_dir: str) -> None:
+    """Create a staff account (the password is stored as an argon2id hash)."""
+    from hub.core import build_hub
+    from hub.domain.errors import DomainError
+
+    if password is None:
+        password = click.prompt("Mật khẩu / password", hide_input=True, confirmation_prompt=True)
+    hub_ = build_hub(load_or_exit(config_dir), var_dir=var_dir, db_url=db_url)
+    try:
+        staff = hub_.staff.add(username, full_name, role, password, counter=counter)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        hub_.close()
+    click.echo(f"created {staff.username} ({staff.role})")
+
+
+@user.command("list")
+@config_options
+def user_list(config_dir: str | None, db_url: str | None, var_dir: str) -> None:
+    """Staff accounts."""
+    from hub.core import build_hub
+
+    hub_ = build_hub(load_or_exit(config_dir), var_dir=var_dir, db_url=db_url)
+    click.echo(json.dumps([s.as_dict() for s in hub_.staff.list()], ensure_ascii=False, indent=2))
+    hub_.close()

@@ -20,6 +20,7 @@ from hub.domain.clock import Clock, SystemClock
 from hub.domain.devices import DeviceRegistry
 from hub.domain.events import EventBus
 from hub.domain.queueing import QueueService
+from hub.domain.staff import StaffService
 from hub.domain.tokens import TokenService
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Hub:
     queue: QueueService
     tokens: TokenService
     devices: DeviceRegistry
+    staff: StaffService
     var_dir: Path
     secret_key: str
     # Anything an adapter wants to stop when the hub stops (MQTT bridge, broker child process...).
@@ -97,4 +99,5 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
     devices = DeviceRegistry(db, config, bus, clock)
     devices.sync_config()
     return Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
-               devices=devices, var_dir=var_dir, secret_key=secret_key(config, var_dir))
+               devices=devices, staff=StaffService(db, config, clock), var_dir=var_dir,
+               secret_key=secret_key(config, var_dir))

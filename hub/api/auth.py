@@ -8,10 +8,13 @@ from functools import wraps
 from typing import Any
 
 from flask import current_app, g, request
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
 
 from hub.api.errors import ApiError
 from hub.api.hub_access import current_hub
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # Key in app.extensions of a callable returning the logged-in staff member's Identity, or None.
 SESSION_RESOLVER = "clinicq_session_identity"
 
@@ -38,6 +41,12 @@ def identify() -> Identity | None:
         identity = Identity(found.actor, found.role)
     else:
         identity = session_identity()
+        if identity is not None and request.method not in SAFE_METHODS:
+            # A cookie rides along with any cross-site request: pages must prove it is them.
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken", ""))
+            except ValidationError:
+                raise ApiError(403, "csrf_failed", "missing or invalid X-CSRFToken header") from None
     g.identity = identity
     return identity
 

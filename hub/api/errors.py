@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -38,6 +38,25 @@ def _validation_details(exc: ValidationError) -> list[dict[str, str]]:
     return out
 
 
+PAGE_MESSAGES = {
+    400: ("Yêu cầu không hợp lệ hoặc biểu mẫu đã hết hạn: hãy tải lại trang.",
+          "Bad request or the form expired: reload the page."),
+    403: ("Bạn không có quyền xem trang này.", "You are not allowed to see this page."),
+    404: ("Không tìm thấy trang.", "Page not found."),
+}
+
+
+def _error_page(exc: HTTPException):  # type: ignore[no-untyped-def]
+    from flask import render_template
+
+    from hub.web.i18n import tr
+
+    code = exc.code or 500
+    vi, en = PAGE_MESSAGES.get(code, (exc.name, exc.name))
+    site = current_app.extensions["clinicq"].config.site
+    return render_template("error.html", site=site, code=code, message=tr(vi, en)), code
+
+
 def install_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
@@ -56,7 +75,7 @@ def install_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         if not request.path.startswith("/api/"):
-            return exc
+            return _error_page(exc)
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request",
                  415: "unsupported_media_type"}
         return error_response(exc.code or 500, codes.get(exc.code or 500, "http_error"), exc.description or exc.name)

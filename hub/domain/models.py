@@ -237,6 +237,22 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class StaffUser(Base):
+    """A member of staff who logs in to the pages: reception, nurse, doctor, lab, cashier, admin."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    counter: Mapped[str | None] = mapped_column(String(32))  # the counter or room they usually work at
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Device(Base):
     """A kiosk, board, speaker, keypad, LED display or printer on the MQTT bus."""
 
@@ -278,6 +294,6 @@ class DeviceRequest(Base):
 
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Base", "Counter", "CounterService", "Device", "DeviceRequest", "Patient", "Service",
+    "ApiToken", "AuditEntry", "Base", "Counter", "CounterService", "Device", "DeviceRequest", "Patient", "StaffUser", "Service",
     "ServiceTimeStat", "Ticket", "TicketSequence", "TicketTransition", "UTCDateTime", "Visit",
 ]

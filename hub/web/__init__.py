@@ -5,6 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, render_template, request
 
 from hub.api.hub_access import current_hub
+from hub.web import admin
+from hub.web.auth import install_auth
+from hub.web.i18n import install_i18n
 
 bp = Blueprint("web", __name__)
 
@@ -28,4 +31,8 @@ def ticket_status(ticket_id: int):  # type: ignore[no-untyped-def]
 
 
 def register_web(app: Flask) -> None:
+    """Pages: after the API is registered (the login set-up exempts API blueprints from form CSRF)."""
+    install_i18n(app)
+    install_auth(app)
     app.register_blueprint(bp)
+    app.register_blueprint(admin.bp)
