@@ -294,6 +294,6 @@ class DeviceRequest(Base):
 
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Base", "Counter", "CounterService", "Device", "DeviceRequest", "Patient", "StaffUser", "Service",
-    "ServiceTimeStat", "Ticket", "TicketSequence", "TicketTransition", "UTCDateTime", "Visit",
+    "ApiToken", "AuditEntry", "Base", "Counter", "CounterService", "Device", "DeviceRequest", "Patient", "Service",
+    "ServiceTimeStat", "StaffUser", "Ticket", "TicketSequence", "TicketTransition", "UTCDateTime", "Visit",
 ]
