@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import logging
 import signal
@@ -49,7 +51,39 @@ def server_options(function):  # type: ignore[no-untyped-def]
     return function
 
 
-@click.group()
+# Commands of the device agents and tools, loaded only when used: `clinicq hub` never imports pygame,
+# and a broken agent module cannot stop the hub from starting. Each module has register(group).
+AGENT_COMMANDS = {
+    "speaker": "display.cli",
+    "announce": "display.cli",
+    "voice": "display.cli",
+    "printer-emulator": "firmware_sim.printer_cli",
+    "sim": "firmware_sim.sim_cli",
+    "simulate": "hub.simulation.cli",
+    "console": "caller_console.cli",
+    "kiosk": "kiosk.cli",
+}
+
+
+class ClinicqGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        present = {name for name, module in AGENT_COMMANDS.items() if importlib.util.find_spec(module)}
+        return sorted(set(super().list_commands(ctx)) | present)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None or name not in AGENT_COMMANDS:
+            return command
+        try:
+            module = importlib.import_module(AGENT_COMMANDS[name])
+        except ModuleNotFoundError as exc:
+            raise click.ClickException(f"'{name}' is not available: {exc}") from None
+        holder = click.Group()
+        module.register(holder)
+        return holder.commands.get(name)
+
+
+@click.group(cls=ClinicqGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging")
 def cli(verbose: bool) -> None:
     """clinicq: outpatient queues, kiosks, boards and voice calls."""

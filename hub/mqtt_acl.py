@@ -9,17 +9,16 @@ announcements...). The hub has its own account with the whole tree.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hub.config import ClinicConfig
 from hub.domain.devices import mosquitto_hash
 from hub.protocol import Topics
 
 
-def device_reads(topics: Topics, config: ClinicConfig, device_type: str, code: str) -> list[str]:
-    """Topics a device may read, besides its own config/cmd/ack and the hub's status."""
-    device = config.device(code)
-    zone = device.zone if device else None
-    counter = device.counter if device else None
+def device_reads(topics: Topics, device: dict[str, Any]) -> list[str]:
+    """Topics a device may read besides its own config/cmd/ack and the hub's status, by its type."""
+    device_type, zone, counter = device["type"], device.get("zone"), device.get("counter")
     if device_type in ("keypad", "led"):
         return [topics.counter_state(counter)] if counter else []
     if device_type == "speaker":
@@ -31,22 +30,22 @@ def device_reads(topics: Topics, config: ClinicConfig, device_type: str, code: s
     return []
 
 
-def acl_text(topics: Topics, config: ClinicConfig, devices: list[tuple[str, str, str]], hub_user: str) -> str:
+def acl_text(topics: Topics, devices: list[dict[str, Any]], hub_user: str) -> str:
     lines = ["# Written by `clinicq mqtt-acl`; do not edit by hand: run it again after adding devices.",
              "", f"user {hub_user}", f"topic readwrite {topics.root}/#", ""]
-    for code, device_type, _hash in devices:
-        own = topics.device(device_type, code)
-        lines += [f"user {code}",
+    for device in devices:
+        own = topics.device(device["type"], device["code"])
+        lines += [f"user {device['code']}",
                   f"topic write {own}/status", f"topic write {own}/info", f"topic write {own}/tele",
                   f"topic write {own}/evt/#",
                   f"topic read {own}/config", f"topic read {own}/cmd/#", f"topic read {own}/ack/#",
                   f"topic read {topics.hub_status}", f"topic read {topics.hub_rebirth}"]
-        lines += [f"topic read {topic}" for topic in device_reads(topics, config, device_type, code)]
+        lines += [f"topic read {topic}" for topic in device_reads(topics, device)]
         lines.append("")
     return "\n".join(lines)
 
 
-def write_broker_files(out_dir: Path, config: ClinicConfig, devices: list[tuple[str, str, str]],
+def write_broker_files(out_dir: Path, config: ClinicConfig, devices: list[dict[str, Any]],
                        hub_password: str) -> tuple[Path, Path]:
     """Write `passwd` and `acl` (mode 600) for Mosquitto's password_file and acl_file."""
     if not hub_password:
@@ -55,9 +54,9 @@ def write_broker_files(out_dir: Path, config: ClinicConfig, devices: list[tuple[
     hub_user = config.hub.mqtt_username
     out_dir.mkdir(parents=True, exist_ok=True)
     passwd, acl = out_dir / "passwd", out_dir / "acl"
-    entries = [f"{hub_user}:{mosquitto_hash(hub_password)}"] + [f"{code}:{digest}" for code, _t, digest in devices]
+    entries = [f"{hub_user}:{mosquitto_hash(hub_password)}"] + [f"{d['code']}:{d['secret_hash']}" for d in devices]
     passwd.write_text("\n".join(entries) + "\n")
-    acl.write_text(acl_text(topics, config, devices, hub_user))
+    acl.write_text(acl_text(topics, devices, hub_user))
     for path in (passwd, acl):
         path.chmod(0o600)
     return passwd, acl

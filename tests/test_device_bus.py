@@ -194,6 +194,11 @@ def test_key_errors_are_acknowledged(hub: HubProcess, mosquitto: MosquittoBroker
         req_id = press(keypad, "kp-q2", "dance")
         ack, _ = keypad.expect(ack_topic, where=lambda m: m["req_id"] == req_id)
         assert ack["status"] == "error" and ack["error"]["code"] == "unknown_key"
+        issue(hub, "tiep-don")
+        req_id = press(keypad, "kp-q2", "next", ts=time.time() - 120)  # the keypad gave up long ago
+        ack, _ = keypad.expect(ack_topic, where=lambda m: m["req_id"] == req_id)
+        assert ack["status"] == "error" and ack["error"]["code"] == "expired"
+        assert requests.get(hub.api + "/counters/q2", timeout=5).json()["ticket"] is None
     finally:
         keypad.close()
 
@@ -322,8 +327,13 @@ def test_acl_keeps_devices_in_their_own_topics(tmp_path: Path) -> None:
     var_dir = tmp_path / "var"
     root = Path(__file__).resolve().parents[1]
     clinicq = Path(sys.executable).with_name("clinicq")
-    result = subprocess.run([str(clinicq), "mqtt-acl", "--out", str(tmp_path / "broker"), "--config",
-                             str(root / "config"), "--var", str(var_dir), "--db", f"sqlite:///{var_dir / 'acl.db'}"],
+    common = ["--config", str(root / "config"), "--var", str(var_dir), "--db", f"sqlite:///{var_dir / 'acl.db'}"]
+    added = subprocess.run([str(clinicq), "device", "add", "--type", "led", "--id", "led-p105", "--name",
+                            "Đèn số Phòng 105", "--counter", "p105", *common], capture_output=True, text=True,
+                           timeout=60)
+    assert added.returncode == 0, added.stderr
+    led_secret = added.stdout.strip()
+    result = subprocess.run([str(clinicq), "mqtt-acl", "--out", str(tmp_path / "broker"), *common],
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     acl = (tmp_path / "broker" / "acl").read_text()
@@ -354,6 +364,14 @@ def test_acl_keeps_devices_in_their_own_topics(tmp_path: Path) -> None:
         hub_peer.publish(T.counter_state("p101"), {"ticket": "B001"}, retain=True)
         state, _ = kp101.expect(f"{T.root}/state/counter/+")
         assert state["ticket"] == "B001"
+        # A device added with `clinicq device add` reads its own counter from the registry.
+        led = Peer(broker.port, client_id="led-p105", username="led-p105", password=led_secret)
+        assert led.connected
+        led.subscribe(T.counter_state("p105"))
+        hub_peer.publish(T.counter_state("p105"), {"ticket": "E001"}, retain=True)
+        state, _ = led.expect(T.counter_state("p105"))
+        assert state["ticket"] == "E001"
+        led.close()
         intruder = Peer(broker.port, client_id="intruder", username="nobody", password="guess")
         assert not intruder.connected and intruder.refused is not None
         wrong = Peer(broker.port, client_id="kp-p101b", username="kp-p101", password="wrong-secret")

@@ -135,12 +135,12 @@ class DeviceRegistry:
             rows = connection.execute(select(D).where(D.c.active.is_(True)).order_by(D.c.type, D.c.code)).all()
         return [_view(row) for row in rows]
 
-    def credentials(self) -> list[tuple[str, str, str]]:
-        """(code, type, secret hash) of every active device that has a secret, for the broker files."""
+    def credentials(self) -> list[dict[str, Any]]:
+        """Active devices that have a secret: code, type, zone, counter and secret hash (broker files)."""
         with self.db.read() as connection:
-            rows = connection.execute(select(D.c.code, D.c.type, D.c.secret_hash).where(
+            rows = connection.execute(select(D.c.code, D.c.type, D.c.zone, D.c.counter, D.c.secret_hash).where(
                 D.c.active.is_(True), D.c.secret_hash.is_not(None)).order_by(D.c.code)).all()
-        return [(row.code, row.type, row.secret_hash) for row in rows]
+        return [dict(row._mapping) for row in rows]
 
     # ------------------------------------------------------------------ what devices report
     def set_status(self, device_type: str, code: str, online: bool) -> None:

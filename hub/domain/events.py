@@ -63,6 +63,29 @@ class QueueChanged(Event):
 Handler = Callable[[Any], None]
 
 
+def coalesce(events: list[Event]) -> list[Event]:
+    """One operation's events with repeats folded: a counter's last state, each line changed once.
+
+    A single "next" can finish a ticket, open the counter and call the next ticket; screens need the
+    counter's final state once, not every step of it (each event reaches hundreds of boards).
+    """
+    last_counter: dict[str, int] = {}
+    for index, event in enumerate(events):
+        if isinstance(event, CounterChanged):
+            last_counter[event.counter["code"]] = index
+    seen_services: set[str] = set()
+    out: list[Event] = []
+    for index, event in enumerate(events):
+        if isinstance(event, CounterChanged) and last_counter[event.counter["code"]] != index:
+            continue
+        if isinstance(event, QueueChanged):
+            if event.service in seen_services:
+                continue
+            seen_services.add(event.service)
+        out.append(event)
+    return out
+
+
 @dataclass
 class EventBus:
     """Synchronous publish/subscribe by event type (and its base classes)."""

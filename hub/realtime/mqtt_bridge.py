@@ -41,6 +41,9 @@ REQ_ID_MAX = 64
 # time to reconnect and subscribe (clean sessions: the broker kept nothing for them). Devices
 # ignore a call_id they already played, and drop calls older than their ttl_s.
 REPLAY_DELAY_S = 3.0
+# A key press older than this is refused: the keypad gave up on it (after 20 s) and the nurse may
+# have pressed again; acting now would call a patient nobody is looking for.
+KEY_PRESS_MAX_AGE_S = 30.0
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int]:
@@ -320,6 +323,10 @@ class MqttBridge:
             return self._reject(topic, "req_id must be a string of 1 to 64 characters")
         if key not in p.KEYPAD_KEYS:
             self._ack(device, "key", _error(req_id, "unknown_key", f"unknown key {str(key)[:20]!r}"))
+            return None
+        sent = body.get("ts")
+        if isinstance(sent, int | float) and not isinstance(sent, bool) and p.now_ts() - sent > KEY_PRESS_MAX_AGE_S:
+            self._ack(device, "key", _error(req_id, "expired", "this key press is too old to act on"))
             return None
         if not device["counter"]:
             self._ack(device, "key", _error(req_id, "no_counter", "this keypad is not assigned to a counter"))
