@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import hub.domain.journey_models  # noqa: F401  (registers its tables on Base.metadata)
 from hub.domain.models import Base
 
 config = context.config
