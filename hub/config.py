@@ -24,7 +24,7 @@ Text = Annotated[str, Field(min_length=1, max_length=120)]
 SERVICE_KINDS = ("reception", "exam", "lab", "imaging", "cashier", "pharmacy")
 PROJECT_CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 CONFIG_FILES = ("site.toml", "clinic.toml")
-OPTIONAL_CONFIG_FILES = ("devices.toml", "displays.toml")
+OPTIONAL_CONFIG_FILES = ("devices.toml", "displays.toml", "doctors.toml", "catalogue.toml")
 ENV_OVERRIDES = {
     "CLINICQ_DATABASE_URL": "database_url",
     "CLINICQ_MQTT_URL": "mqtt_url",
@@ -195,6 +195,68 @@ class DeviceConfig(_Strict):
     secret: Annotated[str, Field(min_length=8, max_length=128)] | None = None
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ScheduleBlock(_Strict):
+    """Weekly working hours of a doctor, cut into bookable slots."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
+    hours: list[str] = Field(min_length=1)
+    slot_minutes: int = Field(ge=5, le=240)
+    capacity: int = Field(ge=1, le=50)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: list[str]) -> list[str]:
+        for item in value:
+            _parse_hours(item)
+        return value
+
+    def intervals(self) -> list[tuple[time, time]]:
+        return [_parse_hours(h) for h in self.hours]
+
+
+class DoctorConfig(_Strict):
+    code: Code
+    name: Text
+    service: Code
+    room: Code | None = None
+    username: str | None = None  # the doctor's staff login, to show "my queue"
+    schedule: list[ScheduleBlock] = []
+
+
+class Analyte(_Strict):
+    code: Annotated[str, Field(min_length=1, max_length=16)]
+    name: Text
+    unit: Annotated[str, Field(max_length=16)] = ""
+    low: float | None = None
+    high: float | None = None
+
+
+class CatalogueItem(_Strict):
+    """An order a doctor can place: lab test or imaging study."""
+
+    code: Code
+    name: Text
+    name_en: Text
+    kind: Literal["lab", "imaging"]
+    service: Code
+    price: int = Field(ge=0, le=1_000_000_000)
+    analytes: list[Analyte] = []
+
+
+class PaymentSettings(_Strict):
+    currency: Literal["VND"] = "VND"
+    invoice_series: Annotated[str, Field(pattern=r"^[A-Z]{1,6}$")] = "HD"
+    receipt_series: Annotated[str, Field(pattern=r"^[A-Z]{1,6}$")] = "PT"
+    methods: list[Literal["cash", "card", "ewallet", "bank_qr"]] = ["cash", "card", "ewallet", "bank_qr"]
+    bank_bin: Annotated[str, Field(pattern=r"^\d{6}$")] = "970436"
+    bank_account: Annotated[str, Field(pattern=r"^[0-9A-Za-z]{4,19}$")] = "0000000000"
+    bank_account_name: Annotated[str, Field(max_length=50)] = ""
+    provider_timeout_s: float = Field(30, gt=0, le=300)
+
+
 class ClinicConfig(_Strict):
     """Everything the hub reads from config/: validated, immutable."""
 
@@ -208,6 +270,9 @@ class ClinicConfig(_Strict):
     priority_classes: list[PriorityClass] = Field(min_length=1)
     devices: list[DeviceConfig] = []
     displays: list[DisplayConfig] = []
+    doctors: list[DoctorConfig] = []
+    catalogue: list[CatalogueItem] = []
+    payments: PaymentSettings = PaymentSettings()
 
     @model_validator(mode="after")
     def _cross_references(self) -> ClinicConfig:
@@ -240,6 +305,16 @@ class ClinicConfig(_Strict):
                 raise ValueError(f"devices[{index}]: a {device.type} needs the counter it belongs to")
             if device.type == "speaker" and device.zone is None:
                 raise ValueError(f"devices[{index}]: a speaker needs its zone")
+        _unique("doctors", [d.code for d in self.doctors])
+        _unique("catalogue", [c.code for c in self.catalogue])
+        for index, doctor in enumerate(self.doctors):
+            if doctor.service not in service_codes:
+                raise ValueError(f"doctors[{index}].service: unknown service {doctor.service!r}")
+            if doctor.room is not None and doctor.room not in counter_codes:
+                raise ValueError(f"doctors[{index}].room: unknown counter or room {doctor.room!r}")
+        for index, item in enumerate(self.catalogue):
+            if item.service not in service_codes:
+                raise ValueError(f"catalogue[{index}].service: unknown service {item.service!r}")
         normal = [p for p in self.priority_classes if p.code == "normal"]
         if not normal or normal[0].head_start_minutes != 0:
             raise ValueError("priority_classes: a class 'normal' with head_start_minutes = 0 is required")
@@ -257,6 +332,12 @@ class ClinicConfig(_Strict):
 
     def device(self, device_id: str) -> DeviceConfig | None:
         return next((d for d in self.devices if d.id == device_id), None)
+
+    def doctor(self, code: str) -> DoctorConfig | None:
+        return next((d for d in self.doctors if d.code == code), None)
+
+    def catalogue_item(self, code: str) -> CatalogueItem | None:
+        return next((c for c in self.catalogue if c.code == code), None)
 
     def display(self, display_id: str) -> DisplayConfig | None:
         return next((d for d in self.displays if d.id == display_id), None)
@@ -291,7 +372,8 @@ def _unique(what: str, codes: list[str]) -> None:
 _KEY_FILES = {
     "site": "site.toml", "hub": "site.toml", "queue": "site.toml", "estimates": "site.toml", "announce": "site.toml",
     "services": "clinic.toml", "counters": "clinic.toml", "priority_classes": "clinic.toml",
-    "devices": "devices.toml", "displays": "displays.toml",
+    "devices": "devices.toml", "displays": "displays.toml", "doctors": "doctors.toml",
+    "catalogue": "catalogue.toml", "payments": "catalogue.toml",
 }
 
 
