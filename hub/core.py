@@ -16,6 +16,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from hub import migrate
 from hub.config import ClinicConfig
 from hub.db import Database, sqlite_url
+from hub.domain.billing import BillingService
+from hub.domain.booking import BookingService
+from hub.domain.clinical import ClinicalService
 from hub.domain.clock import Clock, SystemClock
 from hub.domain.devices import DeviceRegistry
 from hub.domain.events import EventBus
@@ -36,6 +39,9 @@ class Hub:
     tokens: TokenService
     devices: DeviceRegistry
     staff: StaffService
+    booking: BookingService
+    clinical: ClinicalService
+    billing: BillingService
     var_dir: Path
     secret_key: str
     # Anything an adapter wants to stop when the hub stops (MQTT bridge, broker child process...).
@@ -98,6 +104,9 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
     queue.sync_config()
     devices = DeviceRegistry(db, config, bus, clock)
     devices.sync_config()
+    booking = BookingService(db, config, bus, clock, queue)
     return Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
-               devices=devices, staff=StaffService(db, config, clock), var_dir=var_dir,
+               devices=devices, staff=StaffService(db, config, clock), booking=booking,
+               clinical=ClinicalService(db, config, bus, clock, queue),
+               billing=BillingService(db, config, bus, clock, queue), var_dir=var_dir,
                secret_key=secret_key(config, var_dir))

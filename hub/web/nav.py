@@ -14,6 +14,11 @@ class StaffLink:
 
 
 STAFF_LINKS = (
+    StaffLink("/reception", "Tiếp đón: đăng ký, lịch hẹn, tạm ứng", "Reception: registration, bookings, deposits",
+              ("reception",)),
+    StaffLink("/doctor", "Bác sĩ: hàng chờ, khám, chỉ định", "Doctor: my queue, examination, orders", ("doctor",)),
+    StaffLink("/lab", "Xét nghiệm và chẩn đoán hình ảnh", "Lab and imaging", ("lab",)),
+    StaffLink("/cashier", "Thu ngân", "Cashier", ("cashier",)),
     StaffLink("/console", "Bàn gọi số (điều dưỡng, quầy)", "Calling console", ("nurse", "reception", "doctor", "lab",
                                                                               "cashier")),
     StaffLink("/admin/counters", "Quầy, phòng và nhân viên", "Counters, rooms and staff", ("admin",)),
