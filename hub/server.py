@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,14 +20,14 @@ log = logging.getLogger(__name__)
 def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: str | None = None,
           on_started: Callable[[Hub], None] | None = None) -> None:
     """Run until stopped. Needs gevent's monkey patching first (the `clinicq` entry point does it)."""
-    from gevent.pywsgi import WSGIServer
-
     from hub.cli import stop_on_signals
+
+    server_class = _no_delay_server()  # built after gevent's monkey patching
 
     hub = build_hub(config, var_dir=var_dir, db_url=db_url)
     app = create_app(hub, async_mode="gevent", message_queue=os.environ.get("CLINICQ_SOCKETIO_QUEUE") or None)
     start_device_bus(hub)
-    server = WSGIServer((host, port), app, log=None, error_log=_ErrorLog())
+    server = server_class((host, port), app, log=None, error_log=_ErrorLog())
     stop_on_signals(server.stop)
     try:
         server.start()
@@ -37,6 +38,20 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
     finally:
         log.info("hub stopping")
         hub.close()
+
+
+def _no_delay_server() -> type:
+    from gevent.pywsgi import WSGIServer
+
+    class NoDelay(WSGIServer):
+        """Replies and WebSocket frames are small writes: without TCP_NODELAY, Nagle's algorithm
+        meeting the client's delayed ACK holds each one back by tens of milliseconds."""
+
+        def handle(self, sock, address):  # type: ignore[no-untyped-def]
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return super().handle(sock, address)
+
+    return NoDelay
 
 
 def start_device_bus(hub: Hub) -> MqttBridge | None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-import socketio
 
 from tests.hub_server import HubProcess, start_hub
+from tests.sio_client import Listener
 
 
 @pytest.fixture(scope="module")
@@ -19,47 +18,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     process = start_hub(tmp_path_factory.mktemp("hub-sio"))
     yield process
     process.stop()
-
-
-class Listener:
-    """A Socket.IO client that subscribes on every (re)connect and queues what it receives."""
-
-    def __init__(self, url: str, subscription: dict[str, Any], transports: list[str] | None = None) -> None:
-        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.client = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
-        self.connects = 0
-        self.pending: list[tuple[str, Any]] = []
-
-        @self.client.event
-        def connect() -> None:
-            self.connects += 1
-            self.client.emit("subscribe", subscription)
-
-        for name in ("snapshot", "call", "queue", "ticket", "counter", "error"):
-            self.client.on(name, self._recorder(name))
-        self.client.connect(url, transports=transports or ["websocket"], wait_timeout=10)
-
-    def _recorder(self, name: str):  # type: ignore[no-untyped-def]
-        return lambda data: self.events.put((name, data))
-
-    def next(self, name: str, timeout: float = 10.0, where: Any = None) -> Any:
-        """The oldest not yet taken event of this name (and matching `where`), waiting if needed."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for index, (kind, data) in enumerate(self.pending):
-                if kind == name and (where is None or where(data)):
-                    del self.pending[index]
-                    return data
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no {name!r} event within {timeout}s; got {[k for k, _ in self.pending]}")
-            try:
-                self.pending.append(self.events.get(timeout=remaining))
-            except queue.Empty:
-                continue
-
-    def close(self) -> None:
-        self.client.disconnect()
 
 
 def api_post(hub: HubProcess, path: str, body: dict | None = None, role: str = "nurse") -> requests.Response:
@@ -164,18 +122,24 @@ def test_board_resyncs_after_hub_restart(hub: HubProcess) -> None:
     board = Listener(hub.url, {"board": "tong-hop"})
     try:
         board.next("snapshot")
+        before = api_post(hub, "/tickets", {"service": "thu-ngan"}, role="kiosk").json()
+        api_post(hub, "/counters/q5/next", role="cashier")
+        board.next("call", where=lambda m: m["ticket"]["number"] == before["number"])
         connects = board.connects
         hub.stop()
         hub.start()
-        ticket = api_post(hub, "/tickets", {"service": "thu-ngan"}, role="kiosk").json()
-        api_post(hub, "/counters/q5/next", role="cashier")
-        # After the automatic reconnect the board gets a fresh snapshot, then live calls again.
+        # The client reconnects by itself and subscribes again: a fresh snapshot with the state kept
+        # across the restart, then live calls again.
         deadline = time.monotonic() + 20
         while board.connects == connects and time.monotonic() < deadline:
             time.sleep(0.1)
         assert board.connects > connects, "client did not reconnect"
         snapshot = board.next("snapshot")
         q5 = next(c for c in snapshot["counters"] if c["code"] == "q5")
-        assert q5["ticket"] is not None and q5["ticket"]["number"] == ticket["number"]
+        assert q5["ticket"]["number"] == before["number"]
+        after = api_post(hub, "/tickets", {"service": "nha-thuoc"}, role="kiosk").json()
+        api_post(hub, "/counters/nt1/next", role="cashier")
+        call = board.next("call", where=lambda m: m["ticket"]["number"] == after["number"])
+        assert call["counter"]["code"] == "nt1"
     finally:
         board.close()

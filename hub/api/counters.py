@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify
 from hub.api.auth import actor, require_roles
 from hub.api.hub_access import current_hub, parse_body
 from hub.api.schemas import CallTicketRequest, EmptyBody, PauseRequest, TransferRequest
+from hub.domain.queue_reads import QueueReads
 
 bp = Blueprint("counters", __name__)
 OPERATORS = ("nurse", "reception", "doctor", "lab", "cashier", "device")
@@ -21,6 +22,20 @@ def list_counters():  # type: ignore[no-untyped-def]
 @bp.get("/counters/<code>")
 def get_counter(code: str):  # type: ignore[no-untyped-def]
     return jsonify(current_hub().queue.counter(code))
+
+
+@bp.get("/counters/<code>/figures")
+@require_roles(*OPERATORS)
+def counter_figures(code: str):  # type: ignore[no-untyped-def]
+    """Served and no-show counts today and the mean service time (what a console shows)."""
+    return jsonify({"counter": code, "figures": QueueReads(current_hub().queue).counter_figures(code)})
+
+
+@bp.get("/counters/<code>/no-shows")
+@require_roles(*OPERATORS)
+def counter_no_shows(code: str):  # type: ignore[no-untyped-def]
+    """Today's no-shows of the counter's services: the late patients a console may put back in line."""
+    return jsonify({"counter": code, "tickets": QueueReads(current_hub().queue).no_shows(code)})
 
 
 @bp.post("/counters/<code>/next")

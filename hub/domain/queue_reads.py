@@ -84,3 +84,27 @@ class QueueReads:
             "no_show": rows.get(p.NO_SHOW, 0),
             "mean_service_minutes": round(float(mean_ms) / 60_000, 1) if mean_ms else None,
         }
+
+    def no_shows(self, code: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Today's no-shows in the services of one counter, latest first: who may come back late."""
+        queue = self.queue
+        services = queue.counter_config(code).services
+        with queue.db.read() as connection:
+            rows = connection.execute(
+                select(T.c.id, T.c.number, T.c.service_id, T.c.priority, T.c.issued_at, T.c.finished_at,
+                       T.c.call_count, T.c.counter_id)
+                .where(T.c.service_id.in_([queue.service_id(s) for s in services]), T.c.day == queue.today(),
+                       T.c.status == p.NO_SHOW)
+                .order_by(T.c.finished_at.desc(), T.c.id.desc()).limit(limit)).all()
+        out = []
+        for row in rows:
+            service = queue.clinic.service(queue.service_code(row.service_id))
+            out.append({
+                "id": row.id, "number": row.number, "service": service.code if service else None,
+                "service_name": service.name if service else None,
+                "service_name_en": service.name_en if service else None, "priority": row.priority,
+                "call_count": row.call_count, "counter": queue.counter_code(row.counter_id) if row.counter_id else None,
+                "issued_at": row.issued_at.isoformat(),
+                "no_show_at": row.finished_at.isoformat() if row.finished_at else None,
+            })
+        return out

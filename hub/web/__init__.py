@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, render_template, request
 
+from caller_console import web as console_page
+from display import board_web
 from hub.api.hub_access import current_hub
-from hub.web import admin
+from hub.web import admin, cashier, doctor, lab, reception
 from hub.web.auth import install_auth
 from hub.web.i18n import install_i18n
 
@@ -36,3 +38,7 @@ def register_web(app: Flask) -> None:
     install_auth(app)
     app.register_blueprint(bp)
     app.register_blueprint(admin.bp)
+    for pages in (reception, doctor, lab, cashier):
+        app.register_blueprint(pages.bp)
+    app.register_blueprint(console_page.bp)
+    app.register_blueprint(board_web.bp)
