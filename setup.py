@@ -1,12 +1,14 @@
 """clinicq: outpatient queue kiosks, TV boards, voice calls and the hub that runs them."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 setup(
     name="clinicq",
     version="0.1.0",
     description="Outpatient queue, kiosk, display and device hub for hospitals (Vietnamese first)",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
@@ -57,6 +59,7 @@ setup(
             "ruff>=0.5",
             "aiosmtpd>=1.4,<2",
             "zxing-cpp>=2.2,<4",
+            "aiohttp>=3.9,<4",  # the benchmarks' Socket.IO boards (python-socketio's asyncio client)
         ],
     },
     entry_points={"console_scripts": ["clinicq=hub.entry:main"]},

@@ -62,6 +62,7 @@ AGENT_COMMANDS = {
     "simulate": "hub.simulation.cli",
     "console": "caller_console.cli",
     "kiosk": "kiosk.cli",
+    "worker": "hub.worker_cli",
 }
 
 

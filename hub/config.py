@@ -10,12 +10,14 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hub.notify.settings import NotificationSettings, SchedulerSettings
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
 Code = Annotated[str, Field(pattern=CODE_PATTERN)]
@@ -24,7 +26,8 @@ Text = Annotated[str, Field(min_length=1, max_length=120)]
 SERVICE_KINDS = ("reception", "exam", "lab", "imaging", "cashier", "pharmacy")
 PROJECT_CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 CONFIG_FILES = ("site.toml", "clinic.toml")
-OPTIONAL_CONFIG_FILES = ("devices.toml", "displays.toml", "doctors.toml", "catalogue.toml")
+OPTIONAL_CONFIG_FILES = ("devices.toml", "displays.toml", "doctors.toml", "catalogue.toml", "icd10.toml",
+                         "notifications.toml")
 ENV_OVERRIDES = {
     "CLINICQ_DATABASE_URL": "database_url",
     "CLINICQ_MQTT_URL": "mqtt_url",
@@ -246,6 +249,19 @@ class CatalogueItem(_Strict):
     analytes: list[Analyte] = []
 
 
+# WHO ICD-10 as the Ministry of Health uses it: a letter, two digits, then optionally a dot and one or two
+# digits (J06.9, I10, E11.65). Codes outside config/icd10.toml are accepted when they fit this pattern.
+ICD10_PATTERN = r"^[A-Z][0-9]{2}(\.[0-9]{1,2})?$"
+
+
+class Icd10Code(_Strict):
+    """A diagnosis code offered for autocomplete (config/icd10.toml)."""
+
+    code: Annotated[str, Field(pattern=ICD10_PATTERN)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name_en: Annotated[str, Field(max_length=200)] = ""
+
+
 class PaymentSettings(_Strict):
     currency: Literal["VND"] = "VND"
     invoice_series: Annotated[str, Field(pattern=r"^[A-Z]{1,6}$")] = "HD"
@@ -255,6 +271,63 @@ class PaymentSettings(_Strict):
     bank_account: Annotated[str, Field(pattern=r"^[0-9A-Za-z]{4,19}$")] = "0000000000"
     bank_account_name: Annotated[str, Field(max_length=50)] = ""
     provider_timeout_s: float = Field(30, gt=0, le=300)
+
+
+class ReportSettings(_Strict):
+    """[reports]: the Ministry of Health's outpatient visit-time targets and the operations alerts.
+
+    Decision 1313/QĐ-BYT (2013): an examination alone within 2 hours; with one kind of paraclinical
+    technique (lab, imaging or functional tests) within 3 hours, two kinds 3.5 hours, three kinds 4 hours.
+    """
+
+    target_exam_minutes: int = Field(120, ge=10, le=1440)
+    target_one_technique_minutes: int = Field(180, ge=10, le=1440)
+    target_two_techniques_minutes: int = Field(210, ge=10, le=1440)
+    target_three_techniques_minutes: int = Field(240, ge=10, le=1440)
+    # Performing service -> kind of technique, when an order's or service's own kind (lab, imaging) is not
+    # the one that counts, e.g. {"tham-do-chuc-nang" = "functional"}.
+    techniques: dict[Code, Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,23}$")]] = {}
+    estimate_alert_minutes: float = Field(60, gt=0, le=600)  # a new ticket's P50 above this raises an alert
+    slowest_visits: int = Field(20, ge=1, le=200)
+
+    @property
+    def targets(self) -> tuple[int, int, int, int]:
+        """Minutes allowed for 0, 1, 2, and 3 or more kinds of technique."""
+        return (self.target_exam_minutes, self.target_one_technique_minutes, self.target_two_techniques_minutes,
+                self.target_three_techniques_minutes)
+
+
+
+OFFSET_PATTERN = r"^[1-9][0-9]{0,3}[dhm]$"  # "3d", "24h", "90m": how long before an appointment
+
+
+def parse_offset(value: str) -> timedelta:
+    """'3d', '24h' or '90m' as a duration."""
+    if not re.fullmatch(OFFSET_PATTERN, value):
+        raise ValueError(f"expected a duration like '3d', '24h' or '90m', got {value!r}")
+    unit = {"d": "days", "h": "hours", "m": "minutes"}[value[-1]]
+    return timedelta(**{unit: int(value[:-1])})
+
+
+class FollowUpSettings(_Strict):
+    """[follow_ups] (in notifications.toml): reminders, patient links, the no-show job, series limits."""
+
+    reminders: list[Annotated[str, Field(pattern=OFFSET_PATTERN)]] = ["3d", "24h"]  # before the slot
+    plan_every_seconds: float = Field(300, ge=10, le=86400)  # how often the reminder planner runs
+    no_show_at: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "18:00"  # site time, daily
+    no_show_kinds: list[Literal["visit", "follow_up"]] = ["follow_up", "visit"]  # marked no-show by the job
+    callback_kinds: list[Literal["visit", "follow_up"]] = ["follow_up"]  # no-shows put on the call-back list
+    no_show_message: bool = True  # send no_show_callback to the patient when a follow-up is missed
+    link_days_after: int = Field(1, ge=0, le=30)  # a patient's link works until the slot + this many days
+    rebook_link_days: int = Field(14, ge=1, le=90)  # the link in a no-show message works this long
+    reschedule_days: int = Field(7, ge=1, le=30)  # the patient may move it this many days either way
+    search_days: int = Field(14, ge=1, le=60)  # the nearest free slot is looked for this far from the date
+    max_series: int = Field(12, ge=1, le=52)  # follow-ups one order may plan
+
+    def reminder_offsets(self) -> list[tuple[str, timedelta]]:
+        """(label, offset) of each reminder, the earliest first."""
+        return sorted(((label, parse_offset(label)) for label in dict.fromkeys(self.reminders)),
+                      key=lambda pair: pair[1], reverse=True)
 
 
 class ClinicConfig(_Strict):
@@ -272,7 +345,12 @@ class ClinicConfig(_Strict):
     displays: list[DisplayConfig] = []
     doctors: list[DoctorConfig] = []
     catalogue: list[CatalogueItem] = []
+    icd10: list[Icd10Code] = []
     payments: PaymentSettings = PaymentSettings()
+    notifications: NotificationSettings = NotificationSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    reports: ReportSettings = ReportSettings()
+    follow_ups: FollowUpSettings = FollowUpSettings()
 
     @model_validator(mode="after")
     def _cross_references(self) -> ClinicConfig:
@@ -307,6 +385,7 @@ class ClinicConfig(_Strict):
                 raise ValueError(f"devices[{index}]: a speaker needs its zone")
         _unique("doctors", [d.code for d in self.doctors])
         _unique("catalogue", [c.code for c in self.catalogue])
+        _unique("icd10", [c.code for c in self.icd10])
         for index, doctor in enumerate(self.doctors):
             if doctor.service not in service_codes:
                 raise ValueError(f"doctors[{index}].service: unknown service {doctor.service!r}")
@@ -373,7 +452,9 @@ _KEY_FILES = {
     "site": "site.toml", "hub": "site.toml", "queue": "site.toml", "estimates": "site.toml", "announce": "site.toml",
     "services": "clinic.toml", "counters": "clinic.toml", "priority_classes": "clinic.toml",
     "devices": "devices.toml", "displays": "displays.toml", "doctors": "doctors.toml",
-    "catalogue": "catalogue.toml", "payments": "catalogue.toml",
+    "catalogue": "catalogue.toml", "payments": "catalogue.toml", "icd10": "icd10.toml",
+    "notifications": "notifications.toml", "scheduler": "notifications.toml", "reports": "site.toml",
+    "follow_ups": "notifications.toml",
 }
 
 

@@ -22,9 +22,13 @@ from hub.domain.clinical import ClinicalService
 from hub.domain.clock import Clock, SystemClock
 from hub.domain.devices import DeviceRegistry
 from hub.domain.events import EventBus
+from hub.domain.follow_ups import FollowUpService
+from hub.domain.notifications import NotificationService
 from hub.domain.queueing import QueueService
 from hub.domain.staff import StaffService
 from hub.domain.tokens import TokenService
+from hub.notify.dispatch import channels_from_config, install_outbox_job
+from hub.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,9 @@ class Hub:
     booking: BookingService
     clinical: ClinicalService
     billing: BillingService
+    notifications: NotificationService  # the outbox; `scheduler` runs its sending job
+    scheduler: Scheduler  # started by `clinicq hub` (scheduler.in_hub) or `clinicq worker`
+    follow_ups: FollowUpService  # follow-up orders, reminders, patient links, call-back list, figures
     var_dir: Path
     secret_key: str
     # Anything an adapter wants to stop when the hub stops (MQTT bridge, broker child process...).
@@ -105,8 +112,17 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
     devices = DeviceRegistry(db, config, bus, clock)
     devices.sync_config()
     booking = BookingService(db, config, bus, clock, queue)
+    booking.sync_config()
+    notifications = NotificationService(db, config, bus, clock)
+    scheduler = Scheduler(db, clock, config.site.tz, lease_seconds=config.scheduler.lease_seconds,
+                          tick_seconds=config.scheduler.tick_seconds)
+    install_outbox_job(scheduler, notifications,
+                       channels_from_config(config, db=db, bus=bus, clock=clock, var_dir=var_dir))
+    key = secret_key(config, var_dir)
+    follow_ups = FollowUpService(db, config, bus, clock, booking, notifications, key)
+    follow_ups.install_jobs(scheduler)
     return Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
                devices=devices, staff=StaffService(db, config, clock), booking=booking,
                clinical=ClinicalService(db, config, bus, clock, queue),
-               billing=BillingService(db, config, bus, clock, queue), var_dir=var_dir,
-               secret_key=secret_key(config, var_dir))
+               billing=BillingService(db, config, bus, clock, queue), notifications=notifications,
+               scheduler=scheduler, follow_ups=follow_ups, var_dir=var_dir, secret_key=key)

@@ -27,6 +27,7 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
     hub = build_hub(config, var_dir=var_dir, db_url=db_url)
     app = create_app(hub, async_mode="gevent", message_queue=os.environ.get("CLINICQ_SOCKETIO_QUEUE") or None)
     start_device_bus(hub)
+    start_scheduler(hub)
     server = server_class((host, port), app, log=None, error_log=_ErrorLog())
     stop_on_signals(server.stop)
     try:
@@ -70,6 +71,15 @@ def start_device_bus(hub: Hub) -> MqttBridge | None:
     hub.closers.append(bridge.stop)
     hub.mqtt_status = bridge.status
     return bridge
+
+
+def start_scheduler(hub: Hub) -> None:
+    """Run the scheduled jobs (the outbox...) from this process too; a database lease elects one runner."""
+    if not hub.config.scheduler.in_hub:
+        log.info("scheduler: not in the hub process (scheduler.in_hub = false): run `clinicq worker`")
+        return
+    hub.scheduler.start()
+    hub.closers.append(hub.scheduler.stop)
 
 
 class _ErrorLog:

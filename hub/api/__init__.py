@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from flask import Flask
 
-from hub.api import billing, booking, clinical, counters, devices, health, openapi, services, tickets
+from hub.api import (
+    billing,
+    booking,
+    clinical,
+    counters,
+    devices,
+    follow_ups,
+    health,
+    kiosk,
+    openapi,
+    patients,
+    reports,
+    services,
+    tickets,
+)
 from hub.protocol import API_PREFIX
 
 BLUEPRINTS = (health.bp, services.bp, tickets.bp, counters.bp, devices.bp, booking.bp, clinical.bp, billing.bp,
-              openapi.bp)
+              kiosk.bp, patients.bp, reports.bp, follow_ups.bp, openapi.bp)
 
 
 def register_api(app: Flask) -> None:

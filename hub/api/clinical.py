@@ -2,6 +2,206 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import date
+from typing import Annotated, Any
+
+from flask import Blueprint, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from hub.api.auth import actor, identify, require_roles
+from hub.api.errors import ApiError
+from hub.api.hub_access import current_hub, parse_body
 
 bp = Blueprint("clinical", __name__)
+READERS = ("doctor", "lab", "nurse")
+DOCTORS = ("doctor",)
+PERFORMERS = ("lab",)
+STAFF = ("doctor", "lab", "nurse", "reception", "cashier")
+
+Code = Annotated[StrictStr, Field(min_length=1, max_length=32)]
+LongText = Annotated[StrictStr, Field(max_length=5000)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ExamRequest(_Body):
+    """PUT /visits/<id>/exam: the whole record (fields left out are cleared)."""
+
+    notes: LongText | None = None
+    diagnosis_code: Annotated[StrictStr, Field(max_length=12)] | None = None
+    diagnosis_text: Annotated[StrictStr, Field(max_length=300)] | None = None
+    prescription: LongText | None = None
+    ticket: StrictInt | None = None  # the ticket being served while it was written
+
+
+class OrdersRequest(_Body):
+    """POST /visits/<id>/orders: catalogue codes; from `counter` the patient's ticket there moves on."""
+
+    items: Annotated[list[Code], Field(min_length=1, max_length=20)]
+    note: Annotated[StrictStr, Field(max_length=300)] | None = None
+    counter: Code | None = None
+    keep_patient: StrictBool = False
+
+
+class ResultRequest(_Body):
+    """POST /orders/<id>/result: lab `values` (analyte code -> number), or the imaging `report`."""
+
+    values: dict[Annotated[StrictStr, Field(max_length=16)], StrictFloat | StrictInt] | None = None
+    report: Annotated[StrictStr, Field(max_length=10_000)] | None = None
+    release: StrictBool = False
+
+
+class CancelOrderRequest(_Body):
+    reason: Annotated[StrictStr, Field(max_length=200)] | None = None
+
+
+class EmptyBody(_Body):
+    pass
+
+
+def _username() -> str | None:
+    identity = identify()
+    return identity.actor.removeprefix("user:") if identity and identity.actor.startswith("user:") else None
+
+
+def _with_status_urls(tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    hub = current_hub()
+    return [{**t, "status_url": hub.status_url(t["id"])} for t in tickets]
+
+
+# ------------------------------------------------------------------------------------------ visits
+@bp.get("/visits/<int:visit_id>")
+@require_roles(*READERS)
+def get_visit(visit_id: int):  # type: ignore[no-untyped-def]
+    return jsonify(current_hub().clinical.visit(visit_id))
+
+
+@bp.get("/tickets/<int:ticket_id>/visit")
+@require_roles(*READERS)
+def visit_of_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
+    """The visit a ticket belongs to (the doctor's page follows its counter's current ticket)."""
+    return jsonify(current_hub().clinical.visit_of_ticket(ticket_id))
+
+
+@bp.get("/tickets/<int:ticket_id>/next")
+def next_step(ticket_id: int):  # type: ignore[no-untyped-def]
+    """Where the patient goes now; for staff, or for the patient with the ticket's link token (?k=)."""
+    hub = current_hub()
+    token = request.args.get("k") or request.args.get("token")
+    if token is None:
+        if identify() is None:
+            raise ApiError(401, "unauthorized", "send a bearer token or the ticket's link token")
+    elif not hub.check_ticket_token(ticket_id, token):
+        raise ApiError(403, "forbidden", "this link is not for this ticket")
+    step = hub.clinical.orders.reads.next_step(ticket_id)
+    step["next"] = _with_status_urls(step["next"])
+    return jsonify(step)
+
+
+@bp.get("/visits/<int:visit_id>/exam")
+@require_roles(*READERS)
+def get_exam(visit_id: int):  # type: ignore[no-untyped-def]
+    return jsonify({"visit_id": visit_id, "exam": current_hub().clinical.exam(visit_id)})
+
+
+@bp.put("/visits/<int:visit_id>/exam")
+@require_roles(*DOCTORS)
+def put_exam(visit_id: int):  # type: ignore[no-untyped-def]
+    body = parse_body(ExamRequest)
+    clinical = current_hub().clinical
+    username = _username()
+    doctor = clinical.doctor_for(username) if username else None
+    exam = clinical.save_exam(visit_id, actor=actor(), notes=body.notes, diagnosis_code=body.diagnosis_code,
+                              diagnosis_text=body.diagnosis_text, prescription=body.prescription,
+                              doctor=doctor.code if doctor else None, ticket_id=body.ticket)
+    return jsonify({"visit_id": visit_id, "exam": exam})
+
+
+@bp.post("/visits/<int:visit_id>/orders")
+@require_roles(*DOCTORS)
+def place_orders(visit_id: int):  # type: ignore[no-untyped-def]
+    body = parse_body(OrdersRequest)
+    placed = current_hub().clinical.orders.place(visit_id, list(body.items), actor=actor(), note=body.note,
+                                                 counter=body.counter, keep_patient=body.keep_patient)
+    return jsonify({"orders": placed["orders"], "tickets": _with_status_urls(placed["tickets"])}), 201
+
+
+@bp.get("/patients/<code>/history")
+@require_roles(*READERS)
+def patient_history(code: str):  # type: ignore[no-untyped-def]
+    """Earlier visits, newest first (?exclude=<visit id> leaves out the visit on screen)."""
+    exclude = request.args.get("exclude", type=int)
+    return jsonify(current_hub().clinical.history(code, exclude_visit=exclude))
+
+
+# ------------------------------------------------------------------------------------------ orders
+@bp.get("/orders")
+@require_roles(*READERS)
+def list_orders():  # type: ignore[no-untyped-def]
+    """?service=xet-nghiem&status=ordered|in_progress|resulted|cancelled|open&day=YYYY-MM-DD&visit=<id>."""
+    args = request.args
+    day = None
+    if args.get("day"):
+        try:
+            day = date.fromisoformat(args["day"])
+        except ValueError:
+            raise ApiError(422, "invalid_request", "day must be YYYY-MM-DD") from None
+    visit = args.get("visit", type=int)
+    if args.get("visit") and visit is None:
+        raise ApiError(422, "invalid_request", "visit must be an integer")
+    orders = current_hub().clinical.orders.reads.worklist(service=args.get("service") or None,
+                                                    status=args.get("status") or None, day=day, visit_id=visit)
+    return jsonify({"orders": orders})
+
+
+@bp.get("/orders/<int:order_id>")
+@require_roles(*READERS)
+def get_order(order_id: int):  # type: ignore[no-untyped-def]
+    return jsonify(current_hub().clinical.orders.reads.get(order_id))
+
+
+@bp.post("/orders/<int:order_id>/start")
+@require_roles(*PERFORMERS)
+def start_order(order_id: int):  # type: ignore[no-untyped-def]
+    parse_body(EmptyBody)
+    return jsonify(current_hub().clinical.orders.start(order_id, actor=actor()))
+
+
+@bp.post("/orders/<int:order_id>/result")
+@require_roles(*PERFORMERS)
+def result_order(order_id: int):  # type: ignore[no-untyped-def]
+    body = parse_body(ResultRequest)
+    return jsonify(current_hub().clinical.orders.record_result(
+        order_id, actor=actor(), values=body.values, report=body.report, release=body.release))
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+@require_roles(*DOCTORS, *PERFORMERS)
+def cancel_order(order_id: int):  # type: ignore[no-untyped-def]
+    body = parse_body(CancelOrderRequest)
+    return jsonify(current_hub().clinical.orders.cancel(order_id, actor=actor(), reason=body.reason))
+
+
+@bp.post("/orders/<int:order_id>/release")
+@require_roles(*DOCTORS, *PERFORMERS)
+def release_order(order_id: int):  # type: ignore[no-untyped-def]
+    parse_body(EmptyBody)
+    return jsonify(current_hub().clinical.orders.release(order_id, actor=actor()))
+
+
+# ------------------------------------------------------------------------------------------ reference data
+@bp.get("/catalogue")
+@require_roles(*STAFF)
+def catalogue():  # type: ignore[no-untyped-def]
+    """What a doctor can order: codes, names, prices (VND), the performing service, analytes."""
+    return jsonify({"items": current_hub().clinical.catalogue()})
+
+
+@bp.get("/icd10")
+@require_roles(*READERS)
+def icd10():  # type: ignore[no-untyped-def]
+    """?q=: codes of config/icd10.toml matching every word (diacritics optional); others pass by pattern."""
+    query = request.args.get("q", "")[:100]
+    return jsonify({"codes": current_hub().clinical.icd10_search(query)})

@@ -9,8 +9,8 @@ from flask import Blueprint, jsonify, request
 from hub.api.auth import actor, identify, require_roles
 from hub.api.errors import ApiError
 from hub.api.hub_access import current_hub, parse_body
+from hub.api.kiosk import issuing_device, offline_issue
 from hub.api.schemas import CancelRequest, EmptyBody, TicketRequest
-from hub.domain.errors import NotFound
 from hub.domain.patients import find_patient_id
 
 bp = Blueprint("tickets", __name__)
@@ -28,15 +28,35 @@ def with_status_url(ticket: dict[str, Any]) -> dict[str, Any]:
 def issue_ticket():  # type: ignore[no-untyped-def]
     body = parse_body(TicketRequest)
     hub = current_hub()
-    if body.appointment_code:
-        raise NotFound("unknown_appointment", f"no appointment {body.appointment_code!r}")
-    patient_id = find_patient_id(hub.db, body.patient_code) if body.patient_code else None
     key = body.idempotency_key or request.headers.get("Idempotency-Key") or None
     if key is not None and not (8 <= len(key) <= 64):
         raise ApiError(422, "invalid_request", "Idempotency-Key must be 8 to 64 characters")
+    if body.appointment_code:
+        return _check_in(body, key)
+    if body.service is None:
+        raise ApiError(422, "invalid_request", "service: Field required", [{"field": "service",
+                                                                             "message": "Field required"}])
+    patient_id = find_patient_id(hub.db, body.patient_code) if body.patient_code else None
     ticket = hub.queue.issue(body.service, priority=body.priority, source=body.source, patient_id=patient_id,
-                             idempotency_key=key, note=body.note, actor=actor())
+                             idempotency_key=key, note=body.note, actor=actor(),
+                             source_device=issuing_device(body), **offline_issue(body, key))
     return jsonify(with_status_url(ticket)), 201
+
+
+def _check_in(body: TicketRequest, key: str | None):  # type: ignore[no-untyped-def]
+    """A booking checked in at a kiosk: the appointment decides the service, the priority ("booked") and
+    the slot time that orders the line (a `service` or `priority` sent along is not used)."""
+    if body.offline is not None:
+        raise ApiError(422, "invalid_request", "bookings are checked in online only")
+    result = current_hub().booking.check_in(body.appointment_code or "", actor=actor(), source=body.source,
+                                            patient_code=body.patient_code, source_device=issuing_device(body),
+                                            request_key=key)
+    ticket = with_status_url(result["ticket"])
+    appointment = result["appointment"]
+    ticket["slot_at"] = appointment["slot_start"]
+    ticket["appointment"] = {name: appointment[name] for name in
+                             ("code", "status", "doctor", "doctor_name", "room", "day", "time")}
+    return jsonify(ticket), 201
 
 
 @bp.get("/tickets/<int:ticket_id>")

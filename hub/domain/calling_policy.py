@@ -51,7 +51,7 @@ class PolicyRules:
 def queue_key_ms(arrival_ms: int, head_start_minutes: float, slot_ms: int | None = None) -> int:
     """The fixed calling-order key of a ticket (lower is called first)."""
     base = arrival_ms if slot_ms is None else max(arrival_ms, slot_ms)
-    return base - int(round(head_start_minutes * 60_000))
+    return base - round(head_start_minutes * 60_000)
 
 
 def choose_next(lines: Sequence[ServiceLine], priority_streak: int, now_ms: int,

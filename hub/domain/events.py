@@ -60,6 +60,16 @@ class QueueChanged(Event):
     service: str
 
 
+@dataclass(frozen=True)
+class DeviceCommand(Event):
+    """A command for one device (`dev/<type>/<id>/cmd/<name>`); `payload` carries req_id, ts and ttl_s."""
+
+    device_type: str
+    device_id: str
+    name: str
+    payload: dict[str, Any]
+
+
 Handler = Callable[[Any], None]
 
 

@@ -86,7 +86,8 @@ class Appointment(Base):
     booked_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
-    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    # Indexed: a finished exam ticket looks up the arrived appointment of its visit to fulfil it.
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
     # Follow-ups: the visit that ordered it, and the series it belongs to.
     origin_visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
     series_id: Mapped[int | None] = mapped_column(BigInteger, index=True)

@@ -116,6 +116,8 @@ class Patient(Base):
     national_id: Mapped[str | None] = mapped_column(String(12), unique=True)
     insurance_no: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The name folded for search and duplicate checks (no diacritics, lower case): see patients.fold_name.
+    search_name: Mapped[str | None] = mapped_column(String(120), index=True)
 
 
 class Visit(Base):
@@ -194,6 +196,25 @@ class TicketSequence(Base):
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketLease(Base):
+    """A block of numbers taken from a (service, day) sequence for one kiosk to issue while offline.
+
+    The hub accepts an offline ticket only with a number inside a lease of its holder, so a number is
+    never handed out twice: the block left the sequence when it was leased.
+    """
+
+    __tablename__ = "ticket_leases"
+    __table_args__ = (Index("ix_ticket_leases_service_day", "service_id", "day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    day: Mapped[date] = mapped_column(Date)
+    first_seq: Mapped[int] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    holder: Mapped[str] = mapped_column(String(64))  # the kiosk's actor, e.g. "token:kiosk-sanh-a"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ServiceTimeStat(Base):
@@ -295,5 +316,6 @@ class DeviceRequest(Base):
 
 __all__ = [
     "ApiToken", "AuditEntry", "Base", "Counter", "CounterService", "Device", "DeviceRequest", "Patient", "Service",
-    "ServiceTimeStat", "StaffUser", "Ticket", "TicketSequence", "TicketTransition", "UTCDateTime", "Visit",
+    "ServiceTimeStat", "StaffUser", "Ticket", "TicketLease", "TicketSequence", "TicketTransition", "UTCDateTime",
+    "Visit",
 ]

@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub import protocol as p
 from hub.config import ClinicConfig, CounterConfig, ServiceConfig
@@ -33,6 +35,7 @@ from hub.domain.events import (
     TicketCalled,
     TicketChanged,
     TicketIssued,
+    coalesce,
 )
 from hub.domain.models import (
     AuditEntry,
@@ -57,6 +60,67 @@ TICKET_COLUMNS = (
     T.c.last_called_at, T.c.call_count, T.c.served_at, T.c.finished_at, T.c.slot_at, T.c.offline,
     T.c.transferred_from_id, T.c.estimate_p50_min, T.c.estimate_p90_min, T.c.note, T.c.source_device,
 )
+
+# Statements of the hot paths, built once with bound parameters: SQLAlchemy then skips building and
+# hashing a new statement object on every call, which cost more than SQLite's own work. UPDATEs take
+# their SET columns from the parameter names; "b_" names are the WHERE values.
+_TICKET_BY_ID = select(*TICKET_COLUMNS).where(T.c.id == bindparam("b_ticket"))
+_UPDATE_TICKET = update(T).where(T.c.id == bindparam("b_ticket"))
+_RECALL_TICKET = _UPDATE_TICKET.values(call_count=T.c.call_count + 1)
+_CLAIM_TICKET = update(T).where(T.c.id == bindparam("b_ticket"), T.c.status == p.WAITING).values(
+    first_called_at=func.coalesce(T.c.first_called_at, bindparam("b_now", type_=T.c.first_called_at.type)))
+_INSERT_TICKET = insert(T).returning(T.c.id)
+_INSERT_VISIT = insert(Visit).returning(Visit.id)
+_SEQUENCES = TicketSequence.__table__
+_ADVANCE_SEQUENCE = update(_SEQUENCES).where(
+    _SEQUENCES.c.service_id == bindparam("b_service"), _SEQUENCES.c.day == bindparam("b_day")).values(
+    last_seq=_SEQUENCES.c.last_seq + bindparam("b_block")).returning(_SEQUENCES.c.last_seq)
+_INSERT_TRANSITION = insert(TT)
+_INSERT_AUDIT = insert(AuditEntry)
+_PERIOD_START = select(TT.c.at).where(TT.c.ticket_id == bindparam("b_ticket")).order_by(TT.c.id.desc()).limit(1)
+_COUNTER_BY_CODE = select(C).where(C.c.code == bindparam("b_code"))
+_COUNTER_BY_CODE_LOCKED = _COUNTER_BY_CODE.with_for_update()
+_COUNTER_BY_ID = select(C).where(C.c.id == bindparam("b_counter"))
+_UPDATE_COUNTER = update(C).where(C.c.id == bindparam("b_counter"))
+# A counter and its current ticket in one query (what its LED and the boards show).
+_COUNTER_WITH_TICKET = select(
+    C, T.c.number.label("t_number"), T.c.status.label("t_status"), T.c.last_called_at.label("t_last_called_at"),
+    T.c.served_at.label("t_served_at"), T.c.service_id.label("t_service_id"), T.c.priority.label("t_priority"),
+    T.c.call_count.label("t_call_count"),
+).select_from(C.outerjoin(T, T.c.id == C.c.current_ticket_id)).where(C.c.id == bindparam("b_counter"))
+_WAITING_IN_SERVICE = (T.c.service_id == bindparam("b_service"), T.c.day == bindparam("b_day"), T.c.status == p.WAITING)
+_LINE_HEAD = select(T.c.id, T.c.priority, T.c.queue_key_ms, T.c.issued_at).where(
+    *_WAITING_IN_SERVICE).order_by(T.c.queue_key_ms, T.c.id).limit(1)
+_LINE_OLDEST_NORMAL = select(T.c.id, T.c.priority, T.c.queue_key_ms, T.c.issued_at).where(
+    *_WAITING_IN_SERVICE, T.c.priority == policy.NORMAL).order_by(T.c.queue_key_ms, T.c.id).limit(1)
+_COUNT_AHEAD_OF_KEY = select(func.count()).select_from(T).where(
+    *_WAITING_IN_SERVICE, T.c.queue_key_ms <= bindparam("b_key"))
+_COUNT_AHEAD_OF_TICKET = select(func.count()).select_from(T).where(*_WAITING_IN_SERVICE, or_(
+    T.c.queue_key_ms < bindparam("b_key"),
+    and_(T.c.queue_key_ms == bindparam("b_key"), T.c.id < bindparam("b_ticket"))))
+_COUNTER_SERVICES = CounterService.__table__
+_FORECAST_COUNTERS = select(C.c.id, C.c.code, C.c.state, C.c.state_since, T.c.status, T.c.last_called_at,
+                            T.c.served_at).select_from(
+    C.join(_COUNTER_SERVICES, _COUNTER_SERVICES.c.counter_id == C.c.id)
+    .outerjoin(T, T.c.id == C.c.current_ticket_id)).where(_COUNTER_SERVICES.c.service_id == bindparam("b_service"))
+_RECENT_PRIORITY_ARRIVALS = select(T.c.priority, func.count(), func.min(T.c.issued_at)).where(
+    T.c.service_id == bindparam("b_service"), T.c.issued_at >= bindparam("b_since"),
+    T.c.issued_at <= bindparam("b_now"), T.c.priority != policy.NORMAL).group_by(T.c.priority)
+# First calls (not recalls) a counter made recently, by service: how it shares its time.
+_RECENT_CALLS_BY_SERVICE = select(T.c.service_id, func.count()).select_from(TT.join(T, T.c.id == TT.c.ticket_id)).where(
+    TT.c.counter_id == bindparam("b_counter"), TT.c.at >= bindparam("b_since"), TT.c.to_status == p.CALLED,
+    TT.c.from_status == p.WAITING).group_by(T.c.service_id)
+_WAITING_BY_SERVICE = select(T.c.service_id, func.count()).where(
+    T.c.service_id.in_(bindparam("b_services", expanding=True)), T.c.day == bindparam("b_day"),
+    T.c.status == p.WAITING).group_by(T.c.service_id)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A ticket about to be claimed from the waiting line: what `_claim` and `_transition` read."""
+
+    id: int
+    status: str
 
 
 @dataclass
@@ -88,6 +152,15 @@ class QueueService:
         self._service_codes: dict[int, str] = {}
         self._counter_ids: dict[str, int] = {}
         self._counter_codes: dict[int, str] = {}
+        # The configuration is immutable: index it once (a big hospital has hundreds of counters).
+        self._service_cfgs = {s.code: s for s in clinic.services}
+        self._counter_cfgs = {c.code: c for c in clinic.counters}
+        self._serving = {s.code: [c for c in clinic.counters if s.code in c.services] for s in clinic.services}
+        self._counter_hours = {c.code: clinic.counter_hours(c) for c in clinic.counters}
+        # Recent arrivals of priority classes per service: (minute counted, {class: (count, first ms)}).
+        self._arrivals: dict[int, tuple[int, dict[str, tuple[int, int]]]] = {}
+        # Share of a shared counter's time given to the services it takes first: (minute counted, {service: share}).
+        self._shares: dict[str, tuple[int, dict[str, float]]] = {}
 
     # ================================================================== set-up
     def sync_config(self) -> None:
@@ -125,15 +198,31 @@ class QueueService:
             with self.db.read() as connection:
                 self._load_ids(connection)
 
+    def service_id(self, code: str) -> int:
+        self._ensure_ids()
+        return self._service_ids[code]
+
+    def service_code(self, service_id: int) -> str:
+        self._ensure_ids()
+        return self._service_codes[service_id]
+
+    def counter_id(self, code: str) -> int:
+        self._ensure_ids()
+        return self._counter_ids[code]
+
+    def counter_code(self, counter_id: int) -> str:
+        self._ensure_ids()
+        return self._counter_codes[counter_id]
+
     # ================================================================== lookups
     def service_config(self, code: str) -> ServiceConfig:
-        cfg = self.clinic.service(code) if isinstance(code, str) else None
+        cfg = self._service_cfgs.get(code) if isinstance(code, str) else None
         if cfg is None:
             raise NotFound("unknown_service", f"Không có dịch vụ '{code}' / unknown service '{code}'")
         return cfg
 
     def counter_config(self, code: str) -> CounterConfig:
-        cfg = self.clinic.counter(code) if isinstance(code, str) else None
+        cfg = self._counter_cfgs.get(code) if isinstance(code, str) else None
         if cfg is None:
             raise NotFound("unknown_counter", f"Không có quầy '{code}' / unknown counter '{code}'")
         return cfg
@@ -154,30 +243,36 @@ class QueueService:
         with self.db.write() as connection:
             txn = _Txn(connection, self.clock.now(), events)
             yield txn
-        self.bus.publish_all(events)
+        self.bus.publish_all(coalesce(events))
 
     def _audit(self, txn: _Txn, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
-        txn.connection.execute(insert(AuditEntry).values(at=txn.now, actor=actor[:64], action=action,
-                                                         subject=subject[:64], detail=detail))
+        txn.connection.execute(_INSERT_AUDIT, {"at": txn.now, "actor": actor[:64], "action": action,
+                                               "subject": subject[:64], "detail": detail})
 
     def _transition(self, txn: _Txn, ticket: Any, to_status: str, actor: str, counter_id: int | None,
                     reason: str | None = None) -> None:
         """Append the log row that closes the ticket's current period and opens the next."""
-        opened = txn.connection.execute(
-            select(TT.c.at).where(TT.c.ticket_id == ticket.id).order_by(TT.c.id.desc()).limit(1)
-        ).scalar_one()
-        txn.connection.execute(insert(TT).values(
-            ticket_id=ticket.id, from_status=ticket.status, to_status=to_status, started_at=opened,
-            at=txn.now, duration_ms=max(to_ms(txn.now) - to_ms(opened), 0), counter_id=counter_id,
-            actor=actor[:64], reason=reason))
+        opened = txn.connection.execute(_PERIOD_START, {"b_ticket": ticket.id}).scalar_one()
+        txn.connection.execute(_INSERT_TRANSITION, {
+            "ticket_id": ticket.id, "from_status": ticket.status, "to_status": to_status, "started_at": opened,
+            "at": txn.now, "duration_ms": max(to_ms(txn.now) - to_ms(opened), 0), "counter_id": counter_id,
+            "actor": actor[:64], "reason": reason})
 
     # ================================================================== issuing
     def issue(self, service: str, *, priority: str = "normal", actor: str = "system", **details: Any) -> dict[str, Any]:
         """Take the next number of a service and put the ticket in line (see `_issue` for details)."""
         cfg = self.service_config(service)
         self._check_priority(priority)
-        with self._transaction() as txn:
-            return self._issue(txn, cfg, priority=priority, actor=actor, **details)
+        try:
+            with self._transaction() as txn:
+                return self._issue(txn, cfg, priority=priority, actor=actor, **details)
+        except IntegrityError:
+            if not details.get("idempotency_key"):
+                raise
+            # The same request, sent twice at once, was issued by another process meanwhile (the
+            # unique key refused ours): this finds and returns that ticket.
+            with self._transaction() as txn:
+                return self._issue(txn, cfg, priority=priority, actor=actor, **details)
 
     def _issue(self, txn: _Txn, cfg: ServiceConfig, *, priority: str, actor: str, source: str = "kiosk",
                source_device: str | None = None, visit_id: int | None = None, patient_id: int | None = None,
@@ -198,13 +293,13 @@ class QueueService:
         if seq is None:
             seq = self._take_number(connection, service_id, day)
         if visit_id is None:
-            visit_id = connection.execute(insert(Visit).values(
-                patient_id=patient_id, day=day, started_at=arrival).returning(Visit.id)).scalar_one()
+            visit_id = connection.execute(_INSERT_VISIT, {"patient_id": patient_id, "day": day,
+                                                          "started_at": arrival}).scalar_one()
         head_start = self.rules.head_start_minutes[priority]
         key = policy.queue_key_ms(to_ms(arrival), head_start, to_ms(slot_at) if slot_at else None)
         ahead = self._count_ahead(connection, service_id, day, key, None)
         estimate = self.forecast(connection, cfg.code, txn.now).for_position(ahead, priority)
-        ticket_id = connection.execute(insert(T).values(
+        ticket_id = connection.execute(_INSERT_TICKET, dict(
             service_id=service_id, day=day, seq=seq, number=p.ticket_number(cfg.prefix, seq),
             priority=priority, source=source, source_device=source_device, status=p.WAITING,
             visit_id=visit_id, queue_key_ms=key, issued_at=arrival, call_count=0, slot_at=slot_at,
@@ -212,21 +307,27 @@ class QueueService:
             transferred_from_id=transferred_from_id, appointment_id=appointment_id,
             estimate_p50_min=estimate.p50_minutes if estimate else None,
             estimate_p90_min=estimate.p90_minutes if estimate else None,
-        ).returning(T.c.id)).scalar_one()
-        connection.execute(insert(TT).values(
+        )).scalar_one()
+        connection.execute(_INSERT_TRANSITION, dict(
             ticket_id=ticket_id, from_status=None, to_status=p.WAITING, started_at=arrival, at=arrival,
             duration_ms=0, actor=actor[:64], reason=source))
         view = self._view(connection, self._load(connection, ticket_id), txn.now, ahead=ahead, estimate=estimate)
+        if priority != policy.NORMAL:
+            self._count_arrival(service_id, priority, to_ms(arrival), to_ms(txn.now))
         txn.events += [TicketIssued(view), QueueChanged(cfg.code)]
         return view
 
     def _take_number(self, connection: Connection, service_id: int, day: date, block: int = 1) -> int:
         """Advance the (service, day) sequence by `block` and return the first number taken."""
-        statement = upsert(connection, TicketSequence.__table__,
-                           {"service_id": service_id, "day": day, "last_seq": block},
-                           ["service_id", "day"],
-                           {"last_seq": TicketSequence.__table__.c.last_seq + block})
-        last = connection.execute(statement.returning(TicketSequence.__table__.c.last_seq)).scalar_one()
+        # After the day's first ticket the row exists and a plain UPDATE (row-locking, and cacheable, which
+        # SQLAlchemy's ON CONFLICT is not) does the job; the upsert covers the first ticket of the day.
+        last = connection.execute(_ADVANCE_SEQUENCE, {"b_service": service_id, "b_day": day, "b_block": block}).scalar()
+        if last is None:
+            statement = upsert(connection, TicketSequence.__table__,
+                               {"service_id": service_id, "day": day, "last_seq": block},
+                               ["service_id", "day"],
+                               {"last_seq": TicketSequence.__table__.c.last_seq + block})
+            last = connection.execute(statement.returning(TicketSequence.__table__.c.last_seq)).scalar_one()
         return last - block + 1
 
     def lease_block(self, service: str, size: int, *, actor: str) -> tuple[date, int, int]:
@@ -288,15 +389,18 @@ class QueueService:
         with self._transaction() as txn:
             row = self._lock_counter(txn, counter)
             current = self._require_current(txn, row, (p.CALLED,), "start")
-            txn.connection.execute(update(T).where(T.c.id == current.id).values(status=p.SERVING, served_at=txn.now))
+            txn.connection.execute(_UPDATE_TICKET, {"b_ticket": current.id, "status": p.SERVING, "served_at": txn.now})
             self._transition(txn, current, p.SERVING, actor, row.id)
-            self.times.record_call_outcome(txn.connection, current.service_id, False, 0.0, txn.now)
-            return self._changed(txn, row, current.id, current.status, "start")
+            walked = (to_ms(txn.now) - to_ms(current.last_called_at or txn.now)) / 60_000
+            self.times.record_call_outcome(txn.connection, current.service_id, False, walked, txn.now)
+            return self._changed(txn, row, current.id, current.status, "start",
+                                 _updated(current, status=p.SERVING, served_at=txn.now))
 
     def finish(self, counter: str, *, actor: str) -> dict[str, Any]:
         with self._transaction() as txn:
             row = self._lock_counter(txn, counter)
-            current = self._require_current(txn, row, (p.SERVING, p.ON_HOLD), "finish")
+            # on_hold -> done is not a transition of the protocol: resume the counter first.
+            current = self._require_current(txn, row, (p.SERVING,), "finish")
             return self._finish(txn, row, current, actor)
 
     def no_show(self, counter: str, *, actor: str) -> dict[str, Any]:
@@ -316,12 +420,12 @@ class QueueService:
             current = self._require_current(txn, row, (p.SERVING,), "transfer")
             if self._service_ids[target.code] == current.service_id:
                 raise Conflict("same_service", "transfer to the service the ticket is already in")
-            txn.connection.execute(update(T).where(T.c.id == current.id).values(
-                status=p.TRANSFERRED, finished_at=txn.now))
+            txn.connection.execute(_UPDATE_TICKET, {"b_ticket": current.id, "status": p.TRANSFERRED,
+                                                    "finished_at": txn.now})
             self._transition(txn, current, p.TRANSFERRED, actor, row.id, f"to {target.code}")
             self._learn_service(txn, row, current)
             self._set_current(txn, row, None)
-            done = self._view(txn.connection, self._load(txn.connection, current.id), txn.now)
+            done = self._view(txn.connection, _updated(current, status=p.TRANSFERRED, finished_at=txn.now), txn.now)
             txn.events += [TicketChanged(done, current.status, "transfer"), QueueChanged(done["service"])]
             # One transaction: the patient is never out of one line without being in the next.
             return self._issue(txn, target, priority=priority or current.priority, source="transfer",
@@ -332,15 +436,23 @@ class QueueService:
         with self._transaction() as txn:
             ticket = self._load(txn.connection, ticket_id)
             if ticket.status != p.NO_SHOW or ticket.day != local_day(txn.now, self.tz):
-                raise Conflict("illegal_transition", f"{ticket.number} is {ticket.status}: only today's no-shows return")
+                raise Conflict("illegal_transition",
+                               f"{ticket.number} is {ticket.status}: only today's no-shows return")
             keys = txn.connection.execute(
                 select(T.c.queue_key_ms).where(T.c.service_id == ticket.service_id, T.c.day == ticket.day,
                                                T.c.status == p.WAITING)
                 .order_by(T.c.queue_key_ms, T.c.id).limit(self.clinic.queue.late_return_behind + 1)
             ).scalars().all()
             key = policy.late_return_key(keys, self.clinic.queue.late_return_behind, to_ms(txn.now))
-            txn.connection.execute(update(T).where(T.c.id == ticket.id).values(
+            behind = min(self.clinic.queue.late_return_behind, len(keys))
+            if self._count_ahead(txn.connection, ticket.service_id, ticket.day, key, ticket.id) < behind:
+                # Tickets sharing a key (patients of one booking slot) are ordered by id, and the
+                # returner's older id would pass them: go just past the K-th ticket's key instead.
+                key = keys[behind - 1] + 1
+            returned = txn.connection.execute(update(T).where(T.c.id == ticket.id, T.c.status == p.NO_SHOW).values(
                 status=p.WAITING, queue_key_ms=key, counter_id=None))
+            if returned.rowcount != 1:  # another hub process returned it since we read it
+                raise Conflict("illegal_transition", f"{ticket.number} has just been returned to the line")
             self._transition(txn, ticket, p.WAITING, actor, None, "late return")
             view = self._view(txn.connection, self._load(txn.connection, ticket.id), txn.now)
             txn.events += [TicketChanged(view, ticket.status, "return"), QueueChanged(view["service"])]
@@ -350,9 +462,12 @@ class QueueService:
         with self._transaction() as txn:
             ticket = self._load(txn.connection, ticket_id)
             if ticket.status != p.WAITING:
-                raise Conflict("illegal_transition", f"{ticket.number} is {ticket.status}: only waiting tickets can be cancelled")
-            txn.connection.execute(update(T).where(T.c.id == ticket.id, T.c.status == p.WAITING)
-                                   .values(status=p.CANCELLED, finished_at=txn.now))
+                raise Conflict("illegal_transition",
+                               f"{ticket.number} is {ticket.status}: only waiting tickets can be cancelled")
+            cancelled = txn.connection.execute(update(T).where(T.c.id == ticket.id, T.c.status == p.WAITING)
+                                               .values(status=p.CANCELLED, finished_at=txn.now))
+            if cancelled.rowcount != 1:  # a counter called it since we read it
+                raise Conflict("illegal_transition", f"{ticket.number} has just been called: too late to cancel")
             self._transition(txn, ticket, p.CANCELLED, actor, None, reason)
             view = self._view(txn.connection, self._load(txn.connection, ticket.id), txn.now)
             txn.events += [TicketChanged(view, ticket.status, "cancel"), QueueChanged(view["service"])]
@@ -376,7 +491,8 @@ class QueueService:
                 raise Conflict("illegal_transition", f"counter {row.code} is {row.state}, not open")
             current = self._current(txn, row)
             if current is not None and current.status == p.CALLED:
-                raise Conflict("ticket_called", f"{current.number} is being called: start, recall or mark no-show first")
+                raise Conflict("ticket_called",
+                               f"{current.number} is being called: start, recall or mark no-show first")
             if current is not None and current.status == p.SERVING:
                 txn.connection.execute(update(T).where(T.c.id == current.id).values(status=p.ON_HOLD))
                 self._transition(txn, current, p.ON_HOLD, actor, row.id, reason)
@@ -413,8 +529,8 @@ class QueueService:
         return self._counter_view(txn.connection, row.id)
 
     def _set_counter_state(self, txn: _Txn, row: Any, state: str, reason: str | None, actor: str) -> None:
-        txn.connection.execute(update(C).where(C.c.id == row.id).values(
-            state=state, pause_reason=reason, state_since=txn.now))
+        txn.connection.execute(_UPDATE_COUNTER, {"b_counter": row.id, "state": state, "pause_reason": reason,
+                                                  "state_since": txn.now})
         self._audit(txn, actor, f"counter_{state}", row.code, {"reason": reason} if reason else None)
         txn.events.append(CounterChanged(self._counter_view(txn.connection, row.id)))
         for service_id in self._counter_service_ids(row.code):
@@ -428,15 +544,13 @@ class QueueService:
             self._resume(txn, row, actor)
         else:
             return row
-        return txn.connection.execute(select(C).where(C.c.id == row.id)).one()
+        return txn.connection.execute(_COUNTER_BY_ID, {"b_counter": row.id}).one()
 
     # ================================================================== internals of calling
     def _lock_counter(self, txn: _Txn, code: str) -> Any:
         self.counter_config(code)
-        statement = select(C).where(C.c.code == code)
-        if txn.connection.dialect.name == "postgresql":
-            statement = statement.with_for_update()
-        row = txn.connection.execute(statement).first()
+        locked = txn.connection.dialect.name == "postgresql"
+        row = txn.connection.execute(_COUNTER_BY_CODE_LOCKED if locked else _COUNTER_BY_CODE, {"b_code": code}).first()
         if row is None:
             raise NotFound("unknown_counter", f"unknown counter '{code}'")
         return row
@@ -449,18 +563,22 @@ class QueueService:
     def _require_current(self, txn: _Txn, row: Any, states: tuple[str, ...], action: str) -> Any:
         current = self._current(txn, row)
         if current is None:
-            raise Conflict("no_current_ticket", f"Quầy {row.code} chưa gọi số nào / counter {row.code} has no ticket to {action}")
+            raise Conflict("no_current_ticket",
+                           f"Quầy {row.code} chưa gọi số nào / counter {row.code} has no ticket to {action}")
         if current.status not in states:
             raise Conflict("illegal_transition",
                            f"cannot {action} {current.number}: it is {current.status} (needs {' or '.join(states)})")
         return current
 
-    def _set_current(self, txn: _Txn, row: Any, ticket_id: int | None, streak: int | None = None) -> None:
-        values: dict[str, Any] = {"current_ticket_id": ticket_id}
+    def _set_current(self, txn: _Txn, row: Any, ticket_id: int | None, streak: int | None = None) -> dict[str, Any]:
+        """Set the counter's current ticket; returns the counter's new view."""
+        values: dict[str, Any] = {"b_counter": row.id, "current_ticket_id": ticket_id}
         if streak is not None:
             values["priority_streak"] = streak
-        txn.connection.execute(update(C).where(C.c.id == row.id).values(**values))
-        txn.events.append(CounterChanged(self._counter_view(txn.connection, row.id)))
+        txn.connection.execute(_UPDATE_COUNTER, values)
+        counter_view = self._counter_view(txn.connection, row.id)
+        txn.events.append(CounterChanged(counter_view))
+        return counter_view
 
     def _counter_service_ids(self, code: str) -> list[int]:
         return [self._service_ids[s] for s in self.counter_config(code).services]
@@ -470,13 +588,11 @@ class QueueService:
         want_normal = row.priority_streak >= self.rules.max_consecutive_priority
         lines = []
         for service_id in self._counter_service_ids(row.code):
-            base = select(T.c.id, T.c.priority, T.c.queue_key_ms, T.c.issued_at).where(
-                T.c.service_id == service_id, T.c.day == day, T.c.status == p.WAITING)
-            head = txn.connection.execute(base.order_by(T.c.queue_key_ms, T.c.id).limit(1)).first()
+            where = {"b_service": service_id, "b_day": day}
+            head = txn.connection.execute(_LINE_HEAD, where).first()
             oldest = None
             if want_normal and head is not None:
-                oldest = txn.connection.execute(
-                    base.where(T.c.priority == policy.NORMAL).order_by(T.c.queue_key_ms, T.c.id).limit(1)).first()
+                oldest = txn.connection.execute(_LINE_OLDEST_NORMAL, where).first()
             code = self._service_codes[service_id]
             lines.append(policy.ServiceLine(code, _candidate(head, code), _candidate(oldest, code)))
         return lines
@@ -488,7 +604,8 @@ class QueueService:
                 if row.current_ticket_id is not None:
                     self._set_current(txn, row, None)
                 return None
-            ticket = self._load(txn.connection, chosen.ticket_id)
+            # The claim needs only the id and the status the ticket is claimed from, not the whole row.
+            ticket = _Claimed(chosen.ticket_id, p.WAITING)
             called = self._claim(txn, row, ticket, actor, policy.next_streak(row.priority_streak, chosen, self.rules))
             if called is not None:
                 return called
@@ -496,44 +613,48 @@ class QueueService:
 
     def _claim(self, txn: _Txn, row: Any, ticket: Any, actor: str, streak: int | None = None) -> dict[str, Any] | None:
         """Atomically move a waiting ticket to called at this counter; None if someone else got it."""
-        result = txn.connection.execute(
-            update(T).where(T.c.id == ticket.id, T.c.status == p.WAITING).values(
-                status=p.CALLED, counter_id=row.id, call_count=1, last_called_at=txn.now,
-                first_called_at=func.coalesce(T.c.first_called_at, txn.now)))
+        result = txn.connection.execute(_CLAIM_TICKET, {
+            "b_ticket": ticket.id, "b_now": txn.now, "status": p.CALLED, "counter_id": row.id, "call_count": 1,
+            "last_called_at": txn.now})
         if result.rowcount != 1:
             return None
         self._transition(txn, ticket, p.CALLED, actor, row.id)
-        self._set_current(txn, row, ticket.id, streak)
+        counter_view = self._set_current(txn, row, ticket.id, streak)
         view = self._view(txn.connection, self._load(txn.connection, ticket.id), txn.now)
-        txn.events += [self._call_event(txn, view, row, recall=False), QueueChanged(view["service"])]
+        txn.events += [self._call_event(txn, view, row, recall=False, counter_view=counter_view),
+                       QueueChanged(view["service"])]
         return view
 
     def _recall(self, txn: _Txn, row: Any, current: Any, actor: str) -> dict[str, Any]:
-        txn.connection.execute(update(T).where(T.c.id == current.id).values(
-            call_count=T.c.call_count + 1, last_called_at=txn.now))
+        txn.connection.execute(_RECALL_TICKET, {"b_ticket": current.id, "last_called_at": txn.now})
         self._transition(txn, current, p.CALLED, actor, row.id, "recall")
         view = self._view(txn.connection, self._load(txn.connection, current.id), txn.now)
         txn.events.append(self._call_event(txn, view, row, recall=True))
         return view
 
-    def _call_event(self, txn: _Txn, view: dict[str, Any], row: Any, recall: bool) -> TicketCalled:
-        return TicketCalled(ticket=view, counter=self._counter_view(txn.connection, row.id), recall=recall,
-                            call_id=uuid.uuid4().hex[:16], at=txn.now.timestamp())
+    def _call_event(self, txn: _Txn, view: dict[str, Any], row: Any, recall: bool,
+                    counter_view: dict[str, Any] | None = None) -> TicketCalled:
+        """`counter_view`: the counter as just read in this transaction, if the caller has it."""
+        return TicketCalled(ticket=view, counter=counter_view or self._counter_view(txn.connection, row.id),
+                            recall=recall, call_id=uuid.uuid4().hex[:16], at=txn.now.timestamp())
 
-    def _end_call(self, txn: _Txn, row: Any, current: Any, status: str, actor: str, reason: str | None) -> dict[str, Any]:
-        txn.connection.execute(update(T).where(T.c.id == current.id).values(status=status, finished_at=txn.now))
+    def _end_call(self, txn: _Txn, row: Any, current: Any, status: str, actor: str,
+                  reason: str | None) -> dict[str, Any]:
+        txn.connection.execute(_UPDATE_TICKET, {"b_ticket": current.id, "status": status, "finished_at": txn.now})
         self._transition(txn, current, status, actor, row.id, reason)
         minutes = (to_ms(txn.now) - to_ms(current.first_called_at or txn.now)) / 60_000
         self.times.record_call_outcome(txn.connection, current.service_id, True, minutes, txn.now)
         self._set_current(txn, row, None)
-        return self._changed(txn, row, current.id, current.status, status.replace("_", "-"))
+        return self._changed(txn, row, current.id, current.status, status.replace("_", "-"),
+                             _updated(current, status=status, finished_at=txn.now))
 
     def _finish(self, txn: _Txn, row: Any, current: Any, actor: str) -> dict[str, Any]:
-        txn.connection.execute(update(T).where(T.c.id == current.id).values(status=p.DONE, finished_at=txn.now))
+        txn.connection.execute(_UPDATE_TICKET, {"b_ticket": current.id, "status": p.DONE, "finished_at": txn.now})
         self._transition(txn, current, p.DONE, actor, row.id)
         self._learn_service(txn, row, current)
         self._set_current(txn, row, None)
-        return self._changed(txn, row, current.id, current.status, "finish")
+        return self._changed(txn, row, current.id, current.status, "finish",
+                             _updated(current, status=p.DONE, finished_at=txn.now))
 
     def _learn_service(self, txn: _Txn, row: Any, ticket: Any) -> None:
         if ticket.served_at is None:
@@ -542,8 +663,10 @@ class QueueService:
         hour = ticket.served_at.astimezone(self.tz).hour
         self.times.record_service(txn.connection, ticket.service_id, row.code, hour, minutes, txn.now)
 
-    def _changed(self, txn: _Txn, row: Any, ticket_id: int, previous: str, action: str) -> dict[str, Any]:
-        view = self._view(txn.connection, self._load(txn.connection, ticket_id), txn.now)
+    def _changed(self, txn: _Txn, row: Any, ticket_id: int, previous: str, action: str,
+                 updated: Any | None = None) -> dict[str, Any]:
+        """`updated`: the ticket row as the caller just changed it, which spares reading it back."""
+        view = self._view(txn.connection, updated or self._load(txn.connection, ticket_id), txn.now)
         txn.events += [TicketChanged(view, previous, action), QueueChanged(view["service"])]
         return view
 
@@ -551,16 +674,16 @@ class QueueService:
     def _load(self, connection: Connection, ticket_id: int) -> Any:
         if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
             raise Invalid("bad_ticket_id", "a ticket id is an integer")
-        row = connection.execute(select(*TICKET_COLUMNS).where(T.c.id == ticket_id)).first()
+        row = connection.execute(_TICKET_BY_ID, {"b_ticket": ticket_id}).first()
         if row is None:
             raise NotFound("unknown_ticket", f"no ticket {ticket_id}")
         return row
 
     def _count_ahead(self, connection: Connection, service_id: int, day: date, key: int, ticket_id: int | None) -> int:
-        condition = T.c.queue_key_ms <= key if ticket_id is None else or_(
-            T.c.queue_key_ms < key, and_(T.c.queue_key_ms == key, T.c.id < ticket_id))
-        return connection.execute(select(func.count()).select_from(T).where(
-            T.c.service_id == service_id, T.c.day == day, T.c.status == p.WAITING, condition)).scalar_one()
+        where = {"b_service": service_id, "b_day": day, "b_key": key}
+        if ticket_id is None:
+            return connection.execute(_COUNT_AHEAD_OF_KEY, where).scalar_one()
+        return connection.execute(_COUNT_AHEAD_OF_TICKET, {**where, "b_ticket": ticket_id}).scalar_one()
 
     def get_ticket(self, ticket_id: int) -> dict[str, Any]:
         self._ensure_ids()
@@ -583,9 +706,9 @@ class QueueService:
               estimate: Estimate | None = None, live: bool = False) -> dict[str, Any]:
         """The ticket as the API and the events show it (no patient data: boards get this too)."""
         service = self._service_codes[row.service_id]
-        cfg = self.clinic.service(service)
+        cfg = self._service_cfgs.get(service)
         counter_code = self._counter_codes.get(row.counter_id) if row.counter_id else None
-        counter_cfg = self.clinic.counter(counter_code) if counter_code else None
+        counter_cfg = self._counter_cfgs.get(counter_code) if counter_code else None
         if row.status == p.WAITING and (live or ahead is None):
             ahead = self._count_ahead(connection, row.service_id, row.day, row.queue_key_ms, row.id)
             if live:
@@ -618,17 +741,14 @@ class QueueService:
         }
 
     def _counter_view(self, connection: Connection, counter_id: int) -> dict[str, Any]:
-        row = connection.execute(select(C).where(C.c.id == counter_id)).one()
-        cfg = self.clinic.counter(row.code)
+        row = connection.execute(_COUNTER_WITH_TICKET, {"b_counter": counter_id}).one()
+        cfg = self._counter_cfgs.get(row.code)
         ticket = None
         if row.current_ticket_id is not None:
-            current = connection.execute(select(T.c.id, T.c.number, T.c.status, T.c.last_called_at, T.c.served_at,
-                                                T.c.service_id, T.c.priority, T.c.call_count)
-                                         .where(T.c.id == row.current_ticket_id)).one()
-            since = current.served_at if current.status in (p.SERVING, p.ON_HOLD) else current.last_called_at
-            ticket = {"id": current.id, "number": current.number, "status": current.status,
-                      "service": self._service_codes[current.service_id], "priority": current.priority,
-                      "call_count": current.call_count, "since": since.isoformat() if since else None}
+            since = row.t_served_at if row.t_status in (p.SERVING, p.ON_HOLD) else row.t_last_called_at
+            ticket = {"id": row.current_ticket_id, "number": row.t_number, "status": row.t_status,
+                      "service": self._service_codes[row.t_service_id], "priority": row.t_priority,
+                      "call_count": row.t_call_count, "since": since.isoformat() if since else None}
         return {
             "code": row.code,
             "name": row.name,
@@ -652,8 +772,10 @@ class QueueService:
         with self.db.read() as connection:
             return self._counter_view(connection, self._counter_ids[code])
 
-    def services_overview(self) -> list[dict[str, Any]]:
-        """Each service with how many wait and are served, and the estimate for a ticket taken now."""
+    def services_overview(self, codes: list[str] | None = None) -> list[dict[str, Any]]:
+        """Each service (or those of `codes`) with how many wait and are served, and the estimate for
+        a ticket taken now."""
+        wanted = [self.service_config(code) for code in codes] if codes is not None else self.clinic.services
         self._ensure_ids()
         now = self.clock.now()
         day = local_day(now, self.tz)
@@ -668,7 +790,7 @@ class QueueService:
             for service_id, status, count in counts:
                 by_service.setdefault(service_id, {})[status] = count
             out = []
-            for cfg in self.clinic.services:
+            for cfg in wanted:
                 service_id = self._service_ids[cfg.code]
                 figures = by_service.get(service_id, {})
                 waiting = figures.get(p.WAITING, 0)
@@ -704,15 +826,13 @@ class QueueService:
         service_id = self._service_ids[service]
         hour = now.astimezone(self.tz).hour
         day_start = datetime.combine(local_day(now, self.tz), datetime.min.time(), tzinfo=self.tz)
-        serving = [c for c in self.clinic.counters if service in c.services]
+        serving = self._serving[service]
         rows = {}
         if serving:
-            ids = [self._counter_ids[c.code] for c in serving]
-            for row in connection.execute(
-                select(C.c.id, C.c.code, C.c.state, C.c.state_since, T.c.status, T.c.last_called_at, T.c.served_at)
-                .select_from(C.outerjoin(T, T.c.id == C.c.current_ticket_id)).where(C.c.id.in_(ids))):
+            for row in connection.execute(_FORECAST_COUNTERS, {"b_service": service_id}):
                 rows[row.code] = row
         earlier_work = self._earlier_work(connection, serving, service, now)
+        earlier_share = self._earlier_share(connection, serving, service, now)
         loads = []
         for cfg in serving:
             row = rows.get(cfg.code)
@@ -723,21 +843,11 @@ class QueueService:
                 code=cfg.code, state=row.state,
                 state_since_ms=to_ms(row.state_since) if row.state_since else None,
                 current_status=row.status, current_since_ms=to_ms(since) if since else None,
-                hours_ms=day_intervals_ms(self.clinic.counter_hours(cfg), day_start),
+                hours_ms=day_intervals_ms(self._counter_hours[cfg.code], day_start),
                 service_time=self.times.service_time(connection, service_id, service, cfg.code, hour),
-                earlier_work_minutes=earlier_work.get(cfg.code, 0.0)))
-        window = self.clinic.estimates.history_minutes
-        since = now - timedelta(minutes=window)
-        arrivals = connection.execute(
-            select(T.c.priority, func.count(), func.min(T.c.issued_at)).where(
-                T.c.service_id == service_id, T.c.issued_at >= since, T.c.issued_at <= now,
-                T.c.priority != policy.NORMAL)
-            .group_by(T.c.priority)).all()
-        rates = {}
-        for klass, count, first in arrivals:
-            # Early in the morning the window is mostly empty: divide by the time actually covered.
-            covered = max(min(window, (to_ms(now) - to_ms(first)) / 60_000), 15.0)
-            rates[klass] = count / covered
+                earlier_work_minutes=earlier_work.get(cfg.code, 0.0),
+                earlier_share=earlier_share.get(cfg.code, 0.0)))
+        rates = self._priority_rates(connection, service_id, now)
         no_show_rate, no_show_minutes = self.times.no_show(connection, service_id)
         return ServiceForecast(
             now_ms=to_ms(now),
@@ -745,7 +855,7 @@ class QueueService:
             counters=loads, arrivals_per_minute=rates, head_starts=self.rules.head_start_minutes,
             no_show_rate=no_show_rate, no_show_minutes=no_show_minutes,
             expected_break_minutes=self.clinic.estimates.expected_break_minutes,
-            p90_scale=self.clinic.estimates.p90_scale)
+            p90_scale=self.clinic.estimates.p90_scale, walk_minutes=self.times.walk_minutes(connection, service_id))
 
     def _earlier_work(self, connection: Connection, serving: list[CounterConfig], service: str,
                       now: datetime) -> dict[str, float]:
@@ -755,20 +865,82 @@ class QueueService:
         if not needed:
             return {}
         day = local_day(now, self.tz)
-        waiting = dict(connection.execute(
-            select(T.c.service_id, func.count()).where(
-                T.c.service_id.in_([self._service_ids[s] for s in needed]), T.c.day == day,
-                T.c.status == p.WAITING).group_by(T.c.service_id)).all())
+        waiting = dict(connection.execute(_WAITING_BY_SERVICE, {
+            "b_services": [self._service_ids[s] for s in needed], "b_day": day}).all())
         out = {}
         for code, services in earlier.items():
             work = 0.0
             for s in services:
                 sid = self._service_ids[s]
-                sharing = sum(1 for c in self.clinic.counters if s in c.services)
+                sharing = len(self._serving[s])
                 mean = self.times.service_time(connection, sid, s).mean
                 work += waiting.get(sid, 0) * mean / max(sharing, 1)
             out[code] = work
         return out
+
+    def _earlier_share(self, connection: Connection, serving: list[CounterConfig], service: str,
+                       now: datetime) -> dict[str, float]:
+        """Share of a multi-service counter's recent work that went to the services it takes before ours.
+
+        Such a counter takes our line only when those are empty: measured, not assumed, because it
+        depends on how busy their dedicated counters are. Counted at most once a minute per counter.
+        """
+        since = now - timedelta(minutes=self.clinic.estimates.history_minutes)
+        minute = to_ms(now) // 60_000
+        out = {}
+        for cfg in serving:
+            earlier = cfg.services[: cfg.services.index(service)]
+            if not earlier:
+                continue
+            cached = self._shares.get(cfg.code)
+            if cached is None or cached[0] != minute:
+                calls = connection.execute(_RECENT_CALLS_BY_SERVICE, {
+                    "b_counter": self._counter_ids[cfg.code], "b_since": since}).all()
+                busy = {self._service_codes[sid]: count * self.times.service_time(
+                    connection, sid, self._service_codes[sid]).mean for sid, count in calls}
+                total = sum(busy.values())
+                shares = {s: sum(busy.get(e, 0.0) for e in cfg.services[: cfg.services.index(s)]) / total
+                          for s in cfg.services} if total > 0 else {}
+                cached = self._shares[cfg.code] = (minute, shares)
+            if service in cached[1]:
+                out[cfg.code] = cached[1][service]
+        return out
+
+    def _count_arrival(self, service_id: int, priority: str, arrival_ms: int, now_ms: int) -> None:
+        cached = self._arrivals.get(service_id)
+        if cached is None or cached[0] != now_ms // 60_000:
+            return  # counted afresh at the next estimate anyway
+        if now_ms - arrival_ms > self.clinic.estimates.history_minutes * 60_000:
+            return  # an offline ticket issued long ago is no recent arrival
+        count, first_ms = cached[1].get(priority, (0, arrival_ms))
+        cached[1][priority] = (count + 1, min(first_ms, arrival_ms))
+
+    def _priority_rates(self, connection: Connection, service_id: int, now: datetime) -> dict[str, float]:
+        """Arrivals per minute of each priority class in the recent window (the tickets that jump ahead).
+
+        Counted at most once a minute per service (a busy reception issues several tickets a minute);
+        a priority ticket this process issues is added to the count at once.
+        """
+        now_ms = to_ms(now)
+        window = self.clinic.estimates.history_minutes
+        cached = self._arrivals.get(service_id)
+        if cached is None or cached[0] != now_ms // 60_000:
+            since = now - timedelta(minutes=window)
+            rows = connection.execute(
+                _RECENT_PRIORITY_ARRIVALS, {"b_service": service_id, "b_since": since, "b_now": now}).all()
+            cached = (now_ms // 60_000, {klass: (count, to_ms(first)) for klass, count, first in rows})
+            self._arrivals[service_id] = cached
+        rates = {}
+        for klass, (count, first_ms) in cached[1].items():
+            # Early in the morning the window is mostly empty: divide by the time actually covered.
+            covered = max(min(window, (now_ms - first_ms) / 60_000), 15.0)
+            rates[klass] = count / covered
+        return rates
+
+
+def _updated(ticket: Any, **changes: Any) -> SimpleNamespace:
+    """A loaded ticket row with the columns an UPDATE by its id has just set (all values known)."""
+    return SimpleNamespace(**{**ticket._mapping, **changes})
 
 
 def _candidate(row: Any | None, service: str) -> policy.Candidate | None:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Float, Integer, bindparam, case, func, literal, select, update
 
 from hub.config import ClinicConfig
 from hub.db import upsert
@@ -29,8 +29,30 @@ CACHE_SECONDS = 60.0
 ALL = "all"
 NO_SHOW_RATE = "no-show-rate"
 NO_SHOW_MINUTES = "no-show-minutes"
+WALK = "walk-minutes"
+DEFAULT_WALK_MINUTES = 1.0
 
 _stats = ServiceTimeStat.__table__
+_WHERE_SCOPE = (_stats.c.service_id == bindparam("b_service"), _stats.c.scope == bindparam("b_scope"))
+_READ = select(_stats.c.samples, _stats.c.mean, _stats.c.var).where(*_WHERE_SCOPE)
+# Stat.updated() done by the database in one statement: concurrent hub processes never lose a sample
+# (all SET expressions see the row as it was before the update, on SQLite and PostgreSQL alike).
+_ALPHA = case((_stats.c.samples + 1 < 1 / MIN_ALPHA, 1.0 / (_stats.c.samples + 1.0)), else_=MIN_ALPHA)
+# One statement learns a sample in several scopes at once (all, counter, hour); one scope may take
+# another value (a call's outcome: the no-show rate learns 0 while the walk time learns minutes).
+_VALUE = case((_stats.c.scope == bindparam("b_other_scope"), bindparam("b_other_value", type_=Float())),
+              else_=bindparam("b_value", type_=Float()))
+_DELTA = _VALUE - _stats.c.mean
+_LOCK_SERVICE_STATS = select(func.pg_advisory_xact_lock(0x5354, bindparam("b_service", type_=Integer())))
+# Four fixed scope slots (unused ones are ""): one SQL text, prepared once, for every use.
+SCOPE_SLOTS = 4
+_LEARN = update(_stats).where(
+    _stats.c.service_id == bindparam("b_service"),
+    _stats.c.scope.in_([bindparam(f"b_scope{slot}") for slot in range(SCOPE_SLOTS)]),
+).values(
+    samples=_stats.c.samples + 1, mean=_stats.c.mean + _ALPHA * _DELTA,
+    var=(1 - _ALPHA) * (_stats.c.var + _ALPHA * _DELTA * _DELTA),
+).returning(_stats.c.scope, _stats.c.samples, _stats.c.mean, _stats.c.var)
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,9 @@ class ServiceTimeBook:
     def __init__(self, clinic: ClinicConfig) -> None:
         self.clinic = clinic
         self._cache: dict[tuple[int, str], tuple[Stat, float]] = {}
+        # Blended times per (service, counter, hour), valid while the service's figures are unchanged.
+        self._generation: dict[int, int] = {}
+        self._blended: dict[tuple[int, str | None, int | None], tuple[ServiceTime, int, float]] = {}
         self._priors = {s.code: ServiceTime.from_mean_sd(s.service_minutes.mean, s.service_minutes.sd)
                         for s in clinic.services}
 
@@ -96,36 +121,74 @@ class ServiceTimeBook:
         cached = self._cache.get((service_id, scope))
         if cached and time.monotonic() - cached[1] < CACHE_SECONDS:
             return cached[0]
-        row = connection.execute(
-            select(_stats.c.samples, _stats.c.mean, _stats.c.var)
-            .where(_stats.c.service_id == service_id, _stats.c.scope == scope)
-        ).first()
+        row = connection.execute(_READ, {"b_service": service_id, "b_scope": scope}).first()
         stat = Stat(row.samples, row.mean, row.var) if row else Stat(0, 0.0, 0.0)
         self._cache[(service_id, scope)] = (stat, time.monotonic())
+        self._changed(service_id)
         return stat if stat.samples else None
 
-    def _put(self, connection: Connection, service_id: int, scope: str, value: float, now: datetime) -> None:
-        previous = self._get(connection, service_id, scope) or Stat(0, 0.0, 0.0)
-        stat = previous.updated(value)
-        row = {"samples": stat.samples, "mean": stat.mean, "var": stat.var, "updated_at": now}
-        connection.execute(upsert(connection, _stats, {"service_id": service_id, "scope": scope, **row},
-                                  ["service_id", "scope"], row))
-        self._cache[(service_id, scope)] = (stat, time.monotonic())
+    def _changed(self, service_id: int) -> None:
+        self._generation[service_id] = self._generation.get(service_id, 0) + 1
+
+    def _put(self, connection: Connection, service_id: int, scopes: list[str], value: float, now: datetime,
+             other: tuple[str, float] = ("", 0.0)) -> None:
+        """Learn `value` in each of `scopes` of a service (and other[1] in the scope other[0])."""
+        if connection.dialect.name == "postgresql":
+            # Several rows are updated and inserted here, in an order that differs between processes:
+            # one lock per service (held to commit) keeps two counters finishing at once from deadlocking
+            # (test_queue_concurrency). SQLite's write transactions are serialised already.
+            connection.execute(_LOCK_SERVICE_STATS, {"b_service": service_id})
+        slots = [*scopes, other[0]] + [""] * (SCOPE_SLOTS - len(scopes) - 1)
+        parameters = {f"b_scope{slot}": scope for slot, scope in enumerate(slots)}
+        rows = connection.execute(_LEARN, {"b_service": service_id, "b_value": value, "b_other_scope": other[0],
+                                           "b_other_value": other[1], "updated_at": now, **parameters}).all()
+        stamp = time.monotonic()
+        self._changed(service_id)
+        for row in rows:
+            self._cache[(service_id, row.scope)] = (Stat(row.samples, row.mean, row.var), stamp)
+        learned = {row.scope for row in rows}
+        for scope in set(scopes) - learned:
+            self._first_sample(connection, service_id, scope, value, now)
+        if other[0] and other[0] not in learned:
+            self._first_sample(connection, service_id, other[0], other[1], now)
+
+    def _first_sample(self, connection: Connection, service_id: int, scope: str, value: float, now: datetime) -> None:
+        stat = Stat(0, 0.0, 0.0).updated(value)
+        values = {"samples": stat.samples, "mean": stat.mean, "var": stat.var, "updated_at": now}
+        # Another process may have inserted the row meanwhile: then ours is learned like any later sample.
+        delta = literal(value, Float()) - _stats.c.mean
+        learned = {"samples": _stats.c.samples + 1, "mean": _stats.c.mean + _ALPHA * delta,
+                   "var": (1 - _ALPHA) * (_stats.c.var + _ALPHA * delta * delta), "updated_at": now}
+        row = connection.execute(upsert(connection, _stats, {"service_id": service_id, "scope": scope, **values},
+                                        ["service_id", "scope"], learned)
+                                 .returning(_stats.c.samples, _stats.c.mean, _stats.c.var)).one()
+        self._cache[(service_id, scope)] = (Stat(row.samples, row.mean, row.var), time.monotonic())
+        self._changed(service_id)
 
     def record_service(self, connection: Connection, service_id: int, counter: str, hour: int,
                        minutes: float, now: datetime) -> None:
         value = math.log(max(minutes, MIN_MINUTES))
-        for scope in (ALL, f"counter:{counter}", f"hour:{hour}"):
-            self._put(connection, service_id, scope, value, now)
+        self._put(connection, service_id, [ALL, f"counter:{counter}", f"hour:{hour}"], value, now)
 
     def record_call_outcome(self, connection: Connection, service_id: int, no_show: bool,
                             minutes_lost: float, now: datetime) -> None:
-        self._put(connection, service_id, NO_SHOW_RATE, 1.0 if no_show else 0.0, now)
-        if no_show:
-            self._put(connection, service_id, NO_SHOW_MINUTES, minutes_lost, now)
+        """A call ended: in a no-show after `minutes_lost`, or in service after the patient walked that long."""
+        self._put(connection, service_id, [NO_SHOW_MINUTES if no_show else WALK], minutes_lost, now,
+                  other=(NO_SHOW_RATE, 1.0 if no_show else 0.0))
 
     def service_time(self, connection: Connection, service_id: int, service_code: str,
                      counter: str | None = None, hour: int | None = None) -> ServiceTime:
+        """The service's time, narrowed to a counter and an hour of day where they have enough samples."""
+        key = (service_id, counter, hour)
+        cached = self._blended.get(key)
+        if cached and cached[1] == self._generation.get(service_id) and time.monotonic() - cached[2] < CACHE_SECONDS:
+            return cached[0]
+        blended = self._blend_scopes(connection, service_id, service_code, counter, hour)
+        self._blended[key] = (blended, self._generation.get(service_id, 0), time.monotonic())
+        return blended
+
+    def _blend_scopes(self, connection: Connection, service_id: int, service_code: str,
+                      counter: str | None, hour: int | None) -> ServiceTime:
         prior = self._priors[service_code]
         overall = self._get(connection, service_id, ALL)
         base = _blend(prior, overall, PRIOR_WEIGHT)
@@ -141,6 +204,11 @@ class ServiceTimeBook:
         lost = self._get(connection, service_id, NO_SHOW_MINUTES)
         default_lost = 1.0 + self.clinic.queue.recalls_before_no_show * 1.0
         return (rate.mean if rate else 0.0), (lost.mean if lost else default_lost)
+
+    def walk_minutes(self, connection: Connection, service_id: int) -> float:
+        """How long a called patient takes to reach the counter."""
+        walk = self._get(connection, service_id, WALK)
+        return walk.mean if walk else DEFAULT_WALK_MINUTES
 
 
 def _blend(prior: ServiceTime, learned: Stat | None, prior_weight: int) -> ServiceTime:

@@ -2,7 +2,12 @@
 
 from alembic import context
 
-import hub.domain.journey_models  # noqa: F401  (registers its tables on Base.metadata)
+# Imported for their tables on Base.metadata: the outpatient journey; the outbox, consent, inbox, scheduler;
+# follow-up series and the call-back list; report rollups.
+import hub.domain.follow_up_models
+import hub.domain.journey_models
+import hub.domain.notification_models
+import hub.domain.report_models  # noqa: F401
 from hub.domain.models import Base
 
 config = context.config

@@ -31,7 +31,7 @@ from hub import protocol as p
 from hub.core import Hub
 from hub.domain.devices import DeviceRegistry
 from hub.domain.errors import DomainError
-from hub.domain.events import CounterChanged, QueueChanged, TicketCalled
+from hub.domain.events import CounterChanged, DeviceCommand, QueueChanged, TicketCalled
 
 log = logging.getLogger(__name__)
 INBOX_LIMIT = 10_000
@@ -82,6 +82,7 @@ class MqttBridge:
         hub.bus.subscribe(TicketCalled, self.on_called)
         hub.bus.subscribe(CounterChanged, self.on_counter_changed)
         hub.bus.subscribe(QueueChanged, self.on_queue_changed)
+        hub.bus.subscribe(DeviceCommand, self.on_device_command)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -177,6 +178,10 @@ class MqttBridge:
         if announce.english:
             message["text_en"] = compose_announcement(ticket["number"], counter["name_en"], lang="en")
         self._publish_call(self.topics.announce(counter["zone"]), message)
+
+    def on_device_command(self, event: DeviceCommand) -> None:
+        # Never retained: a device that is offline now must not act on it when it comes back.
+        self.publish(self.topics.device_command(event.device_type, event.device_id, event.name), event.payload)
 
     def on_counter_changed(self, event: CounterChanged) -> None:
         self._publish_counter_state(event.counter)

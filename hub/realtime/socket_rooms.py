@@ -1,8 +1,9 @@
 """Socket.IO adapter: clients subscribe to a board, counter, service or ticket and get live events.
 
 A client emits `subscribe` with one of {"board": id}, {"counter": code}, {"service": code} or
-{"ticket": id, "token": t} (staff also {"devices": true}) and at once receives a `snapshot`; then
-`call`, `queue`, `ticket` and `counter` events. A reconnecting client subscribes again and gets a
+{"ticket": id, "token": t} (staff also {"devices": true}; a patient's portal page {"patient": code,
+"token": t} for `inbox` messages) and at once receives a `snapshot`; then `call`, `queue`, `ticket` and
+`counter` events. A reconnecting client subscribes again and gets a
 fresh snapshot, so a board never shows stale state. Calls are pushed straight from the event (no
 query on the hot path); waiting lines are recomputed in a background task that coalesces bursts.
 """
@@ -23,7 +24,10 @@ from hub.core import Hub
 from hub.domain.devices import DeviceAlert, DeviceChanged
 from hub.domain.errors import DomainError
 from hub.domain.events import CounterChanged, QueueChanged, TicketCalled, TicketChanged, TicketIssued
+from hub.domain.notifications import PatientMessageCreated
+from hub.domain.orders import OrderEvent
 from hub.domain.queue_reads import QueueReads
+from hub.notify.in_app import check_inbox_token
 
 log = logging.getLogger(__name__)
 NEXT_NUMBERS = 5
@@ -44,6 +48,10 @@ def room_service(code: str) -> str:
 
 def room_ticket(ticket_id: int) -> str:
     return f"ticket:{ticket_id}"
+
+
+def room_patient(code: str) -> str:
+    return f"patient:{code}"
 
 
 ROOM_DEVICES = "devices"
@@ -83,6 +91,8 @@ class SocketRooms:
         hub.bus.subscribe(QueueChanged, self.on_queue_changed)
         hub.bus.subscribe(DeviceChanged, self.on_device)
         hub.bus.subscribe(DeviceAlert, self.on_device_alert)
+        hub.bus.subscribe(PatientMessageCreated, self.on_patient_message)
+        hub.bus.subscribe(OrderEvent, self.on_order)
         hub.closers.append(self.stop)
 
     # ------------------------------------------------------------------ subscriptions
@@ -98,13 +108,20 @@ class SocketRooms:
     def _subscription(self, message: Any) -> tuple[dict[str, Any], str]:
         if not isinstance(message, dict) or not message:
             raise DomainError("bad_subscribe", "subscribe with {board}, {counter}, {service} or {ticket, token}")
-        kinds = [k for k in ("board", "counter", "service", "ticket", "devices") if k in message]
+        kinds = [k for k in ("board", "counter", "service", "ticket", "devices", "patient") if k in message]
         if len(kinds) != 1 or set(message) - {kinds[0], "token"}:
             raise DomainError("bad_subscribe", "subscribe to exactly one of board, counter, service, ticket")
         kind, value = kinds[0], message[kinds[0]]
         if kind == "devices":
             self._require_staff(message.get("token"))
             return {"kind": "devices", "devices": self.hub.devices.list()}, ROOM_DEVICES
+        if kind == "patient":
+            # A portal page follows one patient's in-app messages with the token the portal gave it.
+            token = message.get("token")
+            if not isinstance(value, str) or not isinstance(token, str) or not check_inbox_token(
+                    self.hub.secret_key, value, token):
+                raise DomainError("forbidden", "this token is not for this patient")
+            return {"kind": "patient", "messages": self.hub.notifications.inbox_of(value)}, room_patient(value)
         if kind == "ticket":
             token = message.get("token")
             if not isinstance(value, int) or isinstance(value, bool) or not isinstance(token, str):
@@ -264,6 +281,22 @@ class SocketRooms:
     def on_device_alert(self, event: DeviceAlert) -> None:
         self.socketio.emit(p.SIO_ALERT, {"device": event.device, "kind": event.kind, "message": event.message},
                            to=ROOM_DEVICES)
+
+    def on_order(self, event: OrderEvent) -> None:
+        """Tell the lab page (its service's room) and the ordering room that an order changed.
+
+        Service rooms are public: the message names the order and its state only, never the patient or
+        results; staff pages fetch those over REST with their login.
+        """
+        order = event.order
+        rooms = [room_service(order["service"])]
+        if order.get("ordering_counter"):
+            rooms.append(room_counter(order["ordering_counter"]))
+        message = {k: order.get(k) for k in ("id", "service", "status", "ordering_counter")}
+        self.socketio.emit(p.SIO_ORDER, {"order": message, "action": event.action}, to=rooms)
+
+    def on_patient_message(self, event: PatientMessageCreated) -> None:
+        self.socketio.emit(p.SIO_INBOX, {"message": event.message}, to=room_patient(event.patient_code))
 
     def stop(self) -> None:
         self._stopped = True

@@ -7,7 +7,19 @@ from flask import Blueprint, Flask, abort, render_template, request
 from caller_console import web as console_page
 from display import board_web
 from hub.api.hub_access import current_hub
-from hub.web import admin, cashier, doctor, lab, reception
+from hub.web import (
+    admin,
+    cashier,
+    doctor,
+    follow_up_links,
+    follow_ups,
+    lab,
+    notifications_admin,
+    portal,
+    reception,
+    reports,
+    schedules,
+)
 from hub.web.auth import install_auth
 from hub.web.i18n import install_i18n
 
@@ -38,7 +50,8 @@ def register_web(app: Flask) -> None:
     install_auth(app)
     app.register_blueprint(bp)
     app.register_blueprint(admin.bp)
-    for pages in (reception, doctor, lab, cashier):
+    app.register_blueprint(notifications_admin.bp)
+    for pages in (reception, schedules, doctor, lab, cashier, portal, reports, follow_ups, follow_up_links):
         app.register_blueprint(pages.bp)
     app.register_blueprint(console_page.bp)
     app.register_blueprint(board_web.bp)

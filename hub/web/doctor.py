@@ -1,7 +1,136 @@
-"""Staff pages: doctor."""
+"""The doctor's page (/doctor): the room's queue with the console keys, the patient on screen (record,
+history, intake), the examination with an ICD-10 diagnosis, and lab and imaging orders."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, flash, render_template, request, session
+
+from hub.api.hub_access import current_hub
+from hub.config import ClinicConfig, CounterConfig
+from hub.web.auth import current_staff, staff_page
+from hub.web.i18n import current_lang, tr
 
 bp = Blueprint("doctor", __name__, url_prefix="/doctor")
+SESSION_KEY = "doctor_counter"
+
+# Texts the page's script shows, in both languages; the page gets those of its language.
+LABELS: dict[str, tuple[str, str]] = {
+    "called": ("Đang gọi", "Called"),
+    "serving": ("Đang khám", "In examination"),
+    "on_hold": ("Tạm giữ", "On hold"),
+    "open": ("Đang mở", "Open"),
+    "paused": ("Tạm nghỉ", "Paused"),
+    "closed": ("Đóng — nhấn N để mở phòng và gọi số", "Closed — press N to open and call"),
+    "queue_empty": ("Không có ai đang chờ.", "Nobody is waiting."),
+    "waiting_count": ("{n} đang chờ", "{n} waiting"),
+    "waited": ("chờ {n} phút", "waited {n} min"),
+    "ok_next": ("Đã gọi số {number}.", "Called {number}."),
+    "ok_empty": ("Không còn ai đang chờ.", "Nobody is waiting."),
+    "ok_recall": ("Đã gọi lại số {number}.", "Recalled {number}."),
+    "ok_start": ("Bắt đầu khám số {number}.", "Examining {number}."),
+    "ok_finish": ("Đã kết thúc lượt khám số {number}.", "Finished {number}."),
+    "ok_no_show": ("Số {number} vắng mặt.", "{number} marked no-show."),
+    "ok_transfer": ("Đã chuyển sang {service}: số mới {number}.", "Transferred to {service}: new ticket {number}."),
+    "ok_call": ("Đã gọi số {number} (ngoài thứ tự).", "Called {number} (out of turn)."),
+    "ok_exam": ("Đã lưu bệnh án.", "Examination saved."),
+    "ok_orders": ("Đã chỉ định {count} dịch vụ.", "{count} item(s) ordered."),
+    "go_to": ("Bệnh nhân đến {service}, số {number}.", "The patient goes to {service}, ticket {number}."),
+    "later": ("Sau đó: {services} (số được cấp khi xong bước trước).",
+              "Then: {services} (the ticket is issued when the previous step is done)."),
+    "ok_release": ("Đã công bố kết quả cho bệnh nhân.", "Result released to the patient."),
+    "ok_cancel": ("Đã hủy chỉ định.", "Order cancelled."),
+    "confirm_call": ("Gọi số {number} ngoài thứ tự?", "Call {number} out of turn?"),
+    "confirm_cancel": ("Hủy chỉ định {name}?", "Cancel {name}?"),
+    "no_items": ("Hãy chọn ít nhất một chỉ định.", "Choose at least one item."),
+    "no_patient": ("Chưa đăng ký thông tin bệnh nhân", "Patient not registered"),
+    "years": ("{n} tuổi", "{n} y"),
+    "no_history": ("Chưa có lần khám trước.", "No earlier visits."),
+    "no_orders": ("Chưa có chỉ định.", "No orders yet."),
+    "no_intake": ("Không có ghi nhận từ tiếp đón.", "Nothing recorded at reception."),
+    "status_ordered": ("Đã chỉ định", "Ordered"),
+    "status_in_progress": ("Đang thực hiện", "In progress"),
+    "status_resulted": ("Có kết quả", "Resulted"),
+    "status_cancelled": ("Đã hủy", "Cancelled"),
+    "t_waiting": ("đang chờ", "waiting"),
+    "t_called": ("đang gọi", "called"),
+    "t_serving": ("đang phục vụ", "being served"),
+    "t_on_hold": ("tạm giữ", "on hold"),
+    "t_done": ("xong", "done"),
+    "t_no_show": ("vắng", "no-show"),
+    "t_cancelled": ("đã hủy", "cancelled"),
+    "t_transferred": ("đã chuyển", "moved on"),
+    "released": ("Đã công bố", "Released"),
+    "h_item": ("Chỉ định", "Order"),
+    "h_where": ("Nơi thực hiện · số", "Where · ticket"),
+    "h_status": ("Trạng thái", "State"),
+    "h_results": ("Kết quả", "Results"),
+    "release": ("Công bố", "Release"),
+    "cancel": ("Hủy", "Cancel"),
+    "total": ("Tổng: {amount} đ", "Total: {amount} VND"),
+    "unreachable": ("Không kết nối được máy chủ. Thao tác chưa được thực hiện.",
+                    "Cannot reach the hub. Nothing was done."),
+    "refused": ("Không thực hiện được", "Refused"),
+    "err_illegal_transition": ("Không thể làm việc này ở trạng thái hiện tại", "Not allowed in the current state"),
+    "err_no_current_ticket": ("Phòng chưa có số nào", "The room has no ticket"),
+    "err_counter_busy": ("Phòng đang có số", "The room still has a ticket"),
+    "err_not_serving": ("Hãy bắt đầu khám trước khi chỉ định", "Start the examination before ordering"),
+    "err_bad_icd10": ("Mã ICD-10 không hợp lệ", "Not an ICD-10 code"),
+    "err_diagnosis_text_required": ("Cần ghi tên chẩn đoán", "The diagnosis text is needed"),
+    "err_invalid_request": ("Dữ liệu không hợp lệ", "Invalid input"),
+    "err_csrf_failed": ("Trang đã cũ, hãy tải lại trang (F5)", "The page is stale: reload it (F5)"),
+    "err_unauthorized": ("Phiên đăng nhập đã hết, hãy đăng nhập lại", "Your session ended: log in again"),
+    "err_forbidden": ("Tài khoản không có quyền này", "Your account may not do this"),
+}
+
+
+def exam_rooms(clinic: ClinicConfig) -> list[CounterConfig]:
+    """Counters that serve an examination service (the doctors' rooms)."""
+    exam = {s.code for s in clinic.services if s.kind == "exam"}
+    return [c for c in clinic.counters if exam.intersection(c.services)]
+
+
+def chosen_room(clinic: ClinicConfig, doctor_room: str | None) -> CounterConfig | None:
+    """?counter= (remembered in the session), else the session's, the doctor's room, the staff member's counter."""
+    rooms = {c.code: c for c in exam_rooms(clinic)}
+    asked = request.args.get("counter")
+    if asked:
+        if asked in rooms:
+            session[SESSION_KEY] = asked
+            return rooms[asked]
+        flash(tr(f"'{asked}' không phải phòng khám.", f"'{asked}' is not an examination room."), "error")
+    for code in (session.get(SESSION_KEY), doctor_room, current_staff().counter):
+        if code in rooms:
+            return rooms[code]
+    return None
+
+
+def page_setup(clinic: ClinicConfig, room: CounterConfig, doctor: Any) -> dict[str, Any]:
+    english = current_lang() == "en"
+    return {
+        "counter": room.code,
+        "counter_services": list(room.services),
+        "doctor": {"code": doctor.code, "name": doctor.name} if doctor else None,
+        "services": {s.code: {"name": s.name_en if english else s.name, "kind": s.kind} for s in clinic.services},
+        "priorities": {c.code: c.name_en if english else c.name for c in clinic.priority_classes},
+        "catalogue": [{"code": i.code, "name": i.name_en if english else i.name, "kind": i.kind,
+                       "service": i.service, "price": i.price} for i in clinic.catalogue],
+        "lang": current_lang(),
+        "timezone": clinic.site.timezone,
+        "labels": {key: tr(vi, en) for key, (vi, en) in LABELS.items()},
+    }
+
+
+@bp.get("")
+@staff_page("doctor")
+def page():  # type: ignore[no-untyped-def]
+    hub = current_hub()
+    clinic = hub.config
+    doctor = hub.clinical.doctor_for(current_staff().username)
+    room = chosen_room(clinic, doctor.room if doctor else None)
+    if room is None:
+        return render_template("doctor_choose.html", site=clinic.site, rooms=exam_rooms(clinic))
+    setup = page_setup(clinic, room, doctor)
+    return render_template("doctor.html", site=clinic.site, room=room, doctor=doctor, rooms=exam_rooms(clinic),
+                           catalogue=clinic.catalogue, services=clinic.services, setup=setup)

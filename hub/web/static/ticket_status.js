@@ -33,6 +33,42 @@
     } else {
       detailEl.textContent = "";
     }
+    if (t.status === "done" || t.status === "transferred") { nextStep(); }
+  }
+
+  // After a step of the visit (sent to the lab, done at imaging...): where to go next, from the hub. The page
+  // follows the next ticket by itself, so one open page leads the patient through the whole visit.
+  var nextEl = document.getElementById("next");
+  var FOLLOW_AFTER_MS = 4000;
+  var POLL_MS = 20000;
+  var stepTimer = null;
+
+  function nextStep() {
+    clearTimeout(stepTimer);
+    fetch("/api/v1/tickets/" + ticketId + "/next?k=" + encodeURIComponent(token), { credentials: "omit" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (step) {
+        if (!step) { return; }
+        nextEl.textContent = "";
+        nextEl.hidden = !step.next.length && !step.awaiting_results;
+        if (step.next.length) {
+          var t = step.next[0];
+          // Same origin as this page, whatever public address the hub is configured with.
+          var url = new URL(t.status_url, window.location.href);
+          var target = url.pathname + url.search;
+          var link = document.createElement("a");
+          link.id = "next-link";
+          link.href = target;
+          link.textContent = "Tiếp theo: " + t.service_name + " — số " + t.number + " / Next: " + t.service_name_en +
+            " — ticket " + t.number;
+          nextEl.appendChild(link);
+          stepTimer = setTimeout(function () { window.location.replace(target); }, FOLLOW_AFTER_MS);
+        } else if (step.awaiting_results) {
+          nextEl.textContent = "Đang chờ kết quả cận lâm sàng, bạn sẽ được gọi lại vào phòng khám. / " +
+            "Waiting for your results: you will be called back to the doctor.";
+          stepTimer = setTimeout(nextStep, POLL_MS);
+        }
+      }, function () { stepTimer = setTimeout(nextStep, POLL_MS); });
   }
 
   render(JSON.parse(document.getElementById("ticket-data").textContent));

@@ -1,0 +1,61 @@
+"""Patient records: register (with duplicate detection), search, read and correct.
+
+The patient portal will register through POST /patients as well once patients can log in; until
+then these endpoints are for staff (the kiosk registers by ID card: POST /patients/identify).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from hub.api.auth import actor, require_roles
+from hub.api.booking_schemas import PatientRequest, PatientUpdate
+from hub.api.errors import error_response
+from hub.api.hub_access import current_hub, parse_body
+from hub.domain.patient_registry import DuplicatePatient, PatientDetails
+
+bp = Blueprint("patients", __name__)
+REGISTRARS = ("reception",)
+READERS = ("reception", "nurse", "doctor", "lab", "cashier")
+
+
+@bp.post("/patients")
+@require_roles(*REGISTRARS)
+def register_patient():  # type: ignore[no-untyped-def]
+    """201 with the new record; 409 `possible_duplicate` / `national_id_taken` with details.candidates."""
+    body = parse_body(PatientRequest)
+    details = PatientDetails(**body.model_dump(exclude={"confirm_new"}))
+    try:
+        patient = current_hub().booking.patients.register(details, actor=actor(), source="reception",
+                                                          confirm_new=body.confirm_new)
+    except DuplicatePatient as duplicate:
+        return error_response(409, duplicate.code, duplicate.message, {"candidates": duplicate.candidates})
+    return jsonify(patient), 201
+
+
+@bp.get("/patients")
+@require_roles(*READERS)
+def search_patients():  # type: ignore[no-untyped-def]
+    """?q= a patient code, phone, CCCD number, or part of a name (diacritics optional)."""
+    query = request.args.get("q", "")
+    return jsonify({"query": query, "patients": current_hub().booking.patients.search(query)})
+
+
+@bp.get("/patients/<code>")
+@require_roles(*READERS)
+def get_patient(code: str):  # type: ignore[no-untyped-def]
+    return jsonify(current_hub().booking.patients.get(code))
+
+
+@bp.patch("/patients/<code>")
+@require_roles(*REGISTRARS)
+def update_patient(code: str):  # type: ignore[no-untyped-def]
+    body = parse_body(PatientUpdate)
+    changes = body.model_dump(exclude_unset=True)
+    return jsonify(current_hub().booking.patients.update(code, changes, actor=actor()))
+
+
+@bp.get("/patients/<code>/appointments")
+@require_roles(*READERS)
+def patient_appointments(code: str):  # type: ignore[no-untyped-def]
+    return jsonify({"patient": code, "appointments": current_hub().booking.appointments_of(code)})

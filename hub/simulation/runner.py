@@ -1,0 +1,436 @@
+"""A simulated clinic day: patients and staff as events on a virtual clock, driving the real engine.
+
+Every action goes through `QueueService` over a real SQLite database, exactly as keypads and kiosks
+would: issue, call next, recall, start, finish, transfer, pause, close. The simulator decides only
+what people do (when they arrive, whether they answer a call, how long they take, when staff take a
+break); the engine decides everything else, including who is called next and what estimate a ticket
+shows. What a patient does is drawn when the visit is created, so the day depends on the seed alone.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as time_of_day
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from hub import migrate
+from hub import protocol as p
+from hub.config import ClinicConfig
+from hub.db import Database
+from hub.domain.clock import VirtualClock
+from hub.domain.events import EventBus
+from hub.domain.models import Service, Ticket
+from hub.domain.queueing import QueueService
+from hub.simulation.scenario import Minutes, Scenario, clock_minutes, span_minutes
+
+CLOSED, IDLE, CALLING, SERVING, PAUSED = "closed", "idle", "calling", "serving", "paused"
+BASELINE_HISTORY = 30
+ACTOR = "simulation"
+
+
+@dataclass
+class Stage:
+    """One ticket of a visit, as the patient will behave in it."""
+
+    service: str
+    priority: str
+    absent: bool  # gone when called: recalled, then marked no-show
+    walk: float  # minutes from the call to the counter
+    work: float  # minutes of service at an average counter
+
+
+@dataclass
+class Visit:
+    stages: list[Stage]
+    step: int = 0
+
+    @property
+    def stage(self) -> Stage:
+        return self.stages[self.step]
+
+
+@dataclass
+class Desk:
+    """A counter as its staff work it."""
+
+    code: str
+    services: tuple[str, ...]
+    pace: float
+    shifts: list[tuple[float, float]]
+    state: str = CLOSED
+    on_shift: bool = False
+    in_overtime: bool = False
+    pause_due: bool = False
+    woken: bool = False
+    ticket: int | None = None
+    calls: int = 0
+
+    @property
+    def working(self) -> bool:
+        return self.on_shift or self.in_overtime
+
+
+@dataclass
+class DayRecord:
+    """What the report needs from a finished day."""
+
+    scenario: Scenario
+    clinic: ClinicConfig
+    seed: int
+    database: str
+    elapsed_seconds: float
+    visits: int
+    events: int
+    tickets: list[dict[str, Any]]
+    baseline: dict[int, float] = field(default_factory=dict)
+    ahead: dict[int, int] = field(default_factory=dict)  # people ahead when the ticket was issued
+    unserved: int = 0  # tickets still waiting when the day ended, cancelled by the simulator
+
+
+def lognormal(rng: random.Random, minutes: Minutes) -> float:
+    """A draw with the given mean and sd (minutes); a zero sd gives the mean."""
+    if minutes.sd <= 0:
+        return minutes.mean
+    sigma2 = math.log(1 + (minutes.sd / minutes.mean) ** 2)
+    return rng.lognormvariate(math.log(minutes.mean) - sigma2 / 2, math.sqrt(sigma2))
+
+
+class Simulation:
+    """One clinic day; `run()` plays it and returns the record."""
+
+    def __init__(self, scenario: Scenario, clinic: ClinicConfig, seed: int, database: str = "memory") -> None:
+        if database not in ("memory", "file") and "://" not in database:
+            raise ValueError("database is 'memory', 'file' or the URL of a database to keep (history)")
+        self.scenario = scenario
+        self.clinic = clinic
+        self.seed = seed
+        self.database = database
+        self.day_start = datetime.combine(scenario.date, time_of_day(0), tzinfo=clinic.site.tz)
+        self.clock = VirtualClock(self.day_start)
+        # Separate streams: how many patients come does not change who they are or how staff pause.
+        self.arrival_rng = random.Random(f"{seed}:arrivals")
+        self.patient_rng = random.Random(f"{seed}:patients")
+        self.staff_rng = random.Random(f"{seed}:staff")
+        self.recalls = clinic.queue.recalls_before_no_show
+        self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._sequence = 0
+        self.now = 0.0
+        self.events = 0
+        self.visits: list[Visit] = []
+        self.by_ticket: dict[int, Visit] = {}
+        self.baseline: dict[int, float] = {}
+        self.ahead: dict[int, int] = {}
+        self.recent_times: dict[str, deque[float]] = {s.code: deque(maxlen=BASELINE_HISTORY) for s in clinic.services}
+        self.desks = [self._desk(c.code, tuple(c.services)) for c in clinic.counters]
+        self.desks_of: dict[str, list[Desk]] = {s.code: [] for s in clinic.services}
+        for desk in self.desks:
+            for service in desk.services:
+                self.desks_of[service].append(desk)
+        self.queue: QueueService | None = None
+        self.unserved = 0
+
+    # ================================================================== set-up
+    def _desk(self, code: str, services: tuple[str, ...]) -> Desk:
+        staff = self.scenario.staff
+        plan = staff.counters.get(code)
+        hours = (plan.shifts if plan and plan.shifts else None) or staff.shifts
+        if hours:
+            shifts = [span_minutes(h) for h in hours]
+        else:
+            shifts = [(s.hour * 60.0 + s.minute, e.hour * 60.0 + e.minute)
+                      for s, e in self.clinic.counter_hours(self.clinic.counter(code))]  # type: ignore[arg-type]
+        if plan and plan.pace:
+            pace = plan.pace
+        else:
+            pace = lognormal(self.staff_rng, Minutes(mean=1.0, sd=staff.pace_sd)) if staff.pace_sd else 1.0
+        return Desk(code, services, pace, shifts)
+
+    def _plan_arrivals(self) -> None:
+        start = clock_minutes(self.scenario.arrivals.start)
+        for service in self.scenario.arrivals.services:
+            for hour, expected in enumerate(self.scenario.arrivals.per_hour(service)):
+                # A Poisson process with a constant rate inside each hour slot.
+                if expected <= 0:
+                    continue
+                slot_start, slot_end = start + 60 * hour, start + 60 * (hour + 1)
+                moment = slot_start + self.arrival_rng.expovariate(expected / 60)
+                while moment < slot_end:
+                    self._at(moment, self._arrive, self._new_visit(service))
+                    moment += self.arrival_rng.expovariate(expected / 60)
+
+    def _new_visit(self, exam: str) -> Visit:
+        rng, flow, patients = self.patient_rng, self.scenario.flow, self.scenario.patients
+        mix = patients.priority_mix_by_service.get(exam, patients.priority_mix)
+        priority, draw = "normal", rng.random()
+        for klass, share in mix.items():
+            if draw < share:
+                priority = klass
+                break
+            draw -= share
+        kind = self.clinic.service(exam).kind  # type: ignore[union-attr]
+        route = []
+        if flow.reception and kind in ("exam", "lab", "imaging") and rng.random() < flow.reception_share:
+            route.append((flow.reception, priority))
+        route.append((exam, priority))
+        # Only an exam leads on: to lab or imaging and back with the results, then to pay and to the pharmacy.
+        if kind == "exam" and rng.random() < flow.lab_share:
+            labs = list(flow.lab_services)
+            route += [(rng.choices(labs, weights=[flow.lab_services[c] for c in labs])[0], priority),
+                      (exam, "returning")]
+        if kind == "exam" and flow.cashier and rng.random() < flow.cashier_share:
+            route.append((flow.cashier, priority))
+        if kind == "exam" and flow.pharmacy and rng.random() < flow.pharmacy_share:
+            route.append((flow.pharmacy, priority))
+        stages = []
+        for index, (service, klass) in enumerate(route):
+            share = patients.no_show_share if index == 0 else patients.later_no_show_share
+            work = lognormal(rng, self._minutes(service)) * (flow.return_work_factor if klass == "returning" else 1.0)
+            stages.append(Stage(service, klass, absent=rng.random() < share,
+                                walk=lognormal(rng, patients.walk_minutes), work=work))
+        visit = Visit(stages)
+        self.visits.append(visit)
+        return visit
+
+    def _minutes(self, service: str) -> Minutes:
+        truth = self.scenario.service_times.get(service)
+        if truth is not None:
+            return truth
+        configured = self.clinic.service(service).service_minutes  # type: ignore[union-attr]
+        return Minutes(mean=configured.mean, sd=configured.sd)
+
+    def _plan_staff(self) -> None:
+        staff = self.scenario.staff
+        for desk in self.desks:
+            for index, (start, end) in enumerate(desk.shifts):
+                last = index == len(desk.shifts) - 1
+                opened = min(start + lognormal(self.staff_rng, staff.start_delay_minutes), end - 1)
+                self._at(opened, self._shift_start, desk)
+                self._at(end, self._shift_end, desk, last)
+                if staff.pauses_per_hour > 0:
+                    moment = opened + self.staff_rng.expovariate(staff.pauses_per_hour / 60)
+                    while moment < end - 10:
+                        self._at(moment, self._pause_due, desk)
+                        moment += self.staff_rng.expovariate(staff.pauses_per_hour / 60)
+
+    # ================================================================== the event loop
+    def _at(self, minute: float, action: Callable[..., None], *args: Any) -> None:
+        self._sequence += 1
+        heapq.heappush(self._heap, (minute, self._sequence, action, args))
+
+    def run(self) -> DayRecord:
+        """Play the day from the first event to the last; returns what happened."""
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="clinicq-sim-") as folder:
+            url = "sqlite://" if self.database == "memory" else f"sqlite:///{Path(folder) / 'day.db'}"
+            if "://" in self.database:
+                url = self.database  # kept: `clinicq simulate --days N` writes weeks of history into it
+            db = Database(url)
+            try:
+                migrate.upgrade(db)
+                self.queue = QueueService(db, self.clinic, EventBus(), self.clock)
+                self.queue.sync_config()
+                self._plan_arrivals()
+                self._plan_staff()
+                while self._heap:
+                    minute, _, action, args = heapq.heappop(self._heap)
+                    if minute > self.now:
+                        self.now = minute
+                        self.clock.set(self.day_start + timedelta(minutes=minute))
+                    self.events += 1
+                    action(*args)
+                self._end_of_day()
+                tickets = self._ticket_rows(db)
+            finally:
+                db.dispose()
+        kind = self.database.split(":")[0] if "://" in self.database else f"sqlite-{self.database}"
+        return DayRecord(self.scenario, self.clinic, self.seed, kind,
+                         time.perf_counter() - started, len(self.visits), self.events, tickets, self.baseline,
+                         self.ahead, self.unserved)
+
+    def _end_of_day(self) -> None:
+        """Tickets nobody served by the end (no overtime) are cancelled: the day is over."""
+        assert self.queue is not None
+        with self.queue.db.read() as connection:
+            left = connection.execute(select(Ticket.id).where(Ticket.status == p.WAITING)).scalars().all()
+        for ticket_id in left:
+            self.queue.cancel(ticket_id, actor=ACTOR, reason="day over")
+        self.unserved = len(left)
+
+    def _ticket_rows(self, db: Database) -> list[dict[str, Any]]:
+        with db.read() as connection:
+            codes = dict(connection.execute(select(Service.id, Service.code)).tuples().all())
+            rows = connection.execute(select(
+                Ticket.id, Ticket.service_id, Ticket.priority, Ticket.status, Ticket.source, Ticket.issued_at,
+                Ticket.first_called_at, Ticket.served_at, Ticket.finished_at, Ticket.call_count,
+                Ticket.estimate_p50_min, Ticket.estimate_p90_min)
+                .where(Ticket.day == self.scenario.date).order_by(Ticket.id)).all()  # a kept database has more days
+        out = []
+        for row in rows:
+            record = row._asdict()
+            record["service"] = codes[record.pop("service_id")]
+            out.append(record)
+        return out
+
+    # ================================================================== patients
+    def _arrive(self, visit: Visit) -> None:
+        assert self.queue is not None
+        stage = visit.stage
+        view = self.queue.issue(stage.service, priority=stage.priority, actor="kiosk", source="kiosk")
+        self._issued(view, visit)
+
+    def _issued(self, view: dict[str, Any], visit: Visit) -> None:
+        service = view["service"]
+        self.by_ticket[view["id"]] = visit
+        self.baseline[view["id"]] = self._baseline(service, view["ahead"])
+        self.ahead[view["id"]] = view["ahead"]
+        self._wake(service)
+
+    def _baseline(self, service: str, ahead: int) -> float:
+        """What is used in practice: (people ahead + 1) x mean of the last 30 services / open counters."""
+        recent = self.recent_times[service]
+        mean = sum(recent) / len(recent) if recent else self.clinic.service(service).service_minutes.mean  # type: ignore[union-attr]
+        desks = self.desks_of[service]
+        open_desks = sum(1 for d in desks if d.state in (IDLE, CALLING, SERVING)) or len(desks)
+        return (ahead + 1) * mean / open_desks
+
+    def _wake(self, service: str) -> None:
+        """A keypad beeps when its line gets someone: one idle counter of the service reacts."""
+        desks = self.desks_of[service]
+        for desk in desks:
+            if desk.state == IDLE and not desk.woken:
+                desk.woken = True
+                self._at(self.now + self.scenario.staff.reaction_minutes, self._press, desk)
+                return
+        if any(d.state != CLOSED or d.on_shift or d.woken for d in desks):
+            return
+        # After the last shift everyone has gone home: a counter in overtime comes back for this patient.
+        for desk in desks:
+            if desk.in_overtime:
+                desk.woken = True
+                self._at(self.now + self.scenario.staff.reaction_minutes, self._press, desk)
+                return
+
+    # ================================================================== staff
+    def _press(self, desk: Desk) -> None:
+        desk.woken = False
+        if desk.state == IDLE or (desk.state == CLOSED and desk.working):
+            self._call(desk)
+
+    def _call(self, desk: Desk) -> None:
+        assert self.queue is not None
+        self._called(desk, self.queue.call_next(desk.code, actor=ACTOR))
+
+    def _called(self, desk: Desk, view: dict[str, Any] | None) -> None:
+        assert self.queue is not None
+        if view is None:
+            desk.ticket = None
+            if desk.on_shift:
+                desk.state = IDLE
+            else:
+                self.queue.close_counter(desk.code, actor=ACTOR)
+                desk.state = CLOSED
+            return
+        desk.state, desk.ticket, desk.calls = CALLING, view["id"], 1
+        stage = self.by_ticket[view["id"]].stage
+        if stage.absent:
+            self._at(self.now + self.scenario.patients.recall_interval_minutes, self._recall, desk, view["id"])
+        else:
+            self._at(self.now + stage.walk, self._start, desk, view["id"])
+
+    def _recall(self, desk: Desk, ticket_id: int) -> None:
+        assert self.queue is not None
+        if desk.ticket != ticket_id:
+            return
+        if desk.calls - 1 < self.recalls:
+            self.queue.call_next(desk.code, actor=ACTOR)
+            desk.calls += 1
+            self._at(self.now + self.scenario.patients.recall_interval_minutes, self._recall, desk, ticket_id)
+        elif desk.working and not desk.pause_due:
+            self._called(desk, self.queue.call_next(desk.code, actor=ACTOR))  # no-show, then the next
+        else:
+            self.queue.no_show(desk.code, actor=ACTOR)
+            self._free(desk)
+
+    def _start(self, desk: Desk, ticket_id: int) -> None:
+        assert self.queue is not None
+        self.queue.start(desk.code, actor=ACTOR)
+        desk.state = SERVING
+        work = self.by_ticket[ticket_id].stage.work * desk.pace
+        self._at(self.now + work, self._done, desk, ticket_id, work)
+
+    def _done(self, desk: Desk, ticket_id: int, work: float) -> None:
+        assert self.queue is not None
+        visit = self.by_ticket[ticket_id]
+        self.recent_times[visit.stage.service].append(work)
+        if visit.step + 1 < len(visit.stages):
+            visit.step += 1
+            following = visit.stage
+            view = self.queue.transfer(desk.code, following.service, priority=following.priority, actor=ACTOR)
+            self._issued(view, visit)
+            self._free(desk)
+        elif desk.working and not desk.pause_due:
+            self._called(desk, self.queue.call_next(desk.code, actor=ACTOR))  # finish, then the next
+        else:
+            self.queue.finish(desk.code, actor=ACTOR)
+            self._free(desk)
+
+    def _free(self, desk: Desk) -> None:
+        """The counter has nobody: call the next one, take the pause that is due, or close."""
+        assert self.queue is not None
+        desk.ticket = None
+        if desk.pause_due and desk.on_shift:
+            self._pause_now(desk)
+        elif desk.working:
+            self._call(desk)
+        else:
+            self.queue.close_counter(desk.code, actor=ACTOR)
+            desk.state = CLOSED
+
+    def _shift_start(self, desk: Desk) -> None:
+        desk.on_shift, desk.in_overtime = True, False
+        if desk.state == CLOSED:
+            self._call(desk)
+
+    def _shift_end(self, desk: Desk, last: bool) -> None:
+        assert self.queue is not None
+        desk.on_shift = False
+        desk.in_overtime = last and self.scenario.staff.overtime
+        desk.pause_due = False
+        if desk.state == IDLE:
+            self.queue.close_counter(desk.code, actor=ACTOR)
+            desk.state = CLOSED
+
+    def _pause_due(self, desk: Desk) -> None:
+        if not desk.on_shift:
+            return
+        if desk.state == IDLE:
+            self._pause_now(desk)
+        elif desk.state in (CALLING, SERVING):
+            desk.pause_due = True
+
+    def _pause_now(self, desk: Desk) -> None:
+        assert self.queue is not None
+        self.queue.pause(desk.code, actor=ACTOR, reason="short break")
+        desk.state, desk.pause_due = PAUSED, False
+        self._at(self.now + lognormal(self.staff_rng, self.scenario.staff.pause_minutes), self._pause_end, desk)
+
+    def _pause_end(self, desk: Desk) -> None:
+        assert self.queue is not None
+        if desk.state != PAUSED:
+            return
+        if desk.working:
+            self._call(desk)  # "next" at a paused counter resumes it
+        else:
+            self.queue.close_counter(desk.code, actor=ACTOR)
+            desk.state = CLOSED

@@ -1,0 +1,534 @@
+// The doctor's page: the room's queue and console keys (the same REST calls as the nurse console), the
+// patient of the current ticket (record, intake, history), the examination and the lab/imaging orders.
+// Live state comes from the room's Socket.IO counter room; "order" events there refresh the results.
+(function () {
+  "use strict";
+
+  var C = window.Clinical;
+  var setup = JSON.parse(document.getElementById("doctor-setup").textContent);
+  var L = setup.labels;
+  var LANG = setup.lang;
+  var CODE = setup.counter;
+  var KEYMAP = { n: "next", r: "recall", s: "start", f: "finish", v: "no_show", t: "transfer" };
+  var ACTIVE = ["called", "serving", "on_hold"];
+
+  var state = {
+    connected: false,
+    busy: false,
+    counter: null,
+    current: null,      // the room's current ticket (summary from the counter)
+    lines: {},          // service -> waiting tickets in calling order
+    clockOffset: 0,
+    visit: null,        // the visit on screen: stays after the ticket leaves the room, until the next call
+    visitTicket: null,  // the ticket whose visit is on screen
+    formVisit: null,    // the visit whose exam the form holds (a refresh never overwrites typing)
+    history: null
+  };
+
+  function $(id) { return document.getElementById(id); }
+  function el(tag, props, children) { return C.el(tag, props, children); }
+  function serviceName(code) { return (setup.services[code] || { name: code }).name; }
+
+  function say(text, kind) {
+    var box = $("message");
+    box.hidden = !text;
+    box.textContent = text || "";
+    box.className = "message " + (kind || "ok");
+  }
+
+  function minutesSince(iso) {
+    return Math.max(0, Math.floor((Date.now() + state.clockOffset - Date.parse(iso)) / 60000));
+  }
+
+  // ------------------------------------------------------------------ console keys
+  function status() { return state.current ? state.current.status : null; }
+
+  var ALLOWED = {
+    next: function () { return true; },
+    recall: function () { return status() === "called"; },
+    start: function () { return status() === "called"; },
+    no_show: function () { return status() === "called"; },
+    finish: function () { return status() === "serving"; },
+    transfer: function () { return status() === "serving"; }
+  };
+
+  function usable(action) { return state.connected && !state.busy && state.counter !== null && ALLOWED[action](); }
+
+  function post(path, body) { return C.api("POST", path, body); }
+
+  var ACTIONS = {
+    next: function () { return post("/counters/" + CODE + "/next"); },
+    recall: function () { return post("/counters/" + CODE + "/recall"); },
+    start: function () { return post("/counters/" + CODE + "/start"); },
+    finish: function () { return post("/counters/" + CODE + "/finish"); },
+    no_show: function () { return post("/counters/" + CODE + "/no-show"); },
+    transfer: function (input) { return post("/counters/" + CODE + "/transfer", input); },
+    call: function (input) { return post("/counters/" + CODE + "/call", { ticket: input.id }); }
+  };
+
+  function outcome(action, reply) {
+    var t = reply.body;
+    if (action === "next" && reply.status === 204) { setCurrent(null); return L.ok_empty; }
+    // The patient stays on screen after finish or transfer, until the next call.
+    setCurrent(["finish", "no_show", "transfer"].indexOf(action) >= 0 ? null : t);
+    var key = { next: "ok_next", recall: "ok_recall", start: "ok_start", finish: "ok_finish", no_show: "ok_no_show",
+                transfer: "ok_transfer", call: "ok_call" }[action];
+    return C.fill(L[key], { number: t.number, service: serviceName(t.service) });
+  }
+
+  function perform(action, input) {
+    state.busy = true;
+    renderKeys();
+    return ACTIONS[action](input || {}).then(function (reply) {
+      if (reply.status >= 400) { return C.refusal(reply, L, LANG); }
+      say(outcome(action, reply), "ok");
+      return null;
+    }, function () { return L.unreachable; }).then(function (problem) {
+      state.busy = false;
+      if (problem) { say(problem, "error"); }
+      render();
+      return problem;
+    });
+  }
+
+  function trigger(action) {
+    if (!usable(action)) { return; }
+    if (action === "transfer") { openTransfer(); return; }
+    perform(action);
+  }
+
+  function openTransfer() {
+    var dialog = $("dlg-transfer");
+    var form = dialog.querySelector("form");
+    form.reset();
+    formError(form, null);
+    dialog.showModal();
+  }
+
+  (function wireTransfer() {
+    var dialog = $("dlg-transfer");
+    var form = dialog.querySelector("form");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = { service: form.elements.service.value };
+      if (form.elements.note.value.trim()) { body.note = form.elements.note.value.trim(); }
+      perform("transfer", body).then(function (problem) {
+        if (problem) { formError(form, problem); } else { dialog.close(); }
+      });
+    });
+    form.querySelector("[data-close]").addEventListener("click", function () { dialog.close(); });
+  })();
+
+  Array.prototype.forEach.call(document.querySelectorAll("#keys button"), function (button) {
+    button.addEventListener("click", function () { trigger(button.dataset.action); });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.altKey || event.metaKey || event.repeat || document.querySelector("dialog[open]")) {
+      return;
+    }
+    if (event.target && /^(INPUT|SELECT|TEXTAREA)$/.test(event.target.tagName)) { return; }
+    var action = KEYMAP[(event.key || "").toLowerCase()];
+    if (action) { event.preventDefault(); trigger(action); }
+  });
+
+  // Clicking a waiting ticket calls it out of turn (a returning patient of this room, say).
+  $("queue").addEventListener("click", function (event) {
+    var row = event.target.closest("li[data-ticket]");
+    if (!row || state.current || state.busy || !state.connected) { return; }
+    if (window.confirm(C.fill(L.confirm_call, { number: row.dataset.number }))) {
+      perform("call", { id: parseInt(row.dataset.ticket, 10) });
+    }
+  });
+
+  // ------------------------------------------------------------------ rendering the room
+  function renderKeys() {
+    Array.prototype.forEach.call(document.querySelectorAll("#keys button"), function (button) {
+      button.disabled = !usable(button.dataset.action);
+    });
+  }
+
+  function renderRoom() {
+    var c = state.counter;
+    var badge = $("counter-state");
+    badge.dataset.state = c ? c.state : "";
+    badge.textContent = c ? (L[c.state] || c.state) : "…";
+    $("conn").hidden = state.connected;
+    $("doctor").dataset.connected = state.connected ? "yes" : "no";
+    var t = state.current;
+    $("current").dataset.status = t ? t.status : "";
+    $("cur-number").textContent = t ? t.number : "—";
+    $("cur-status").textContent = t ? (L[t.status] || t.status) : "";
+    var prio = $("cur-priority");
+    prio.hidden = !t || t.priority === "normal";
+    if (t && t.priority !== "normal") {
+      prio.textContent = "★ " + (setup.priorities[t.priority] || t.priority);
+      prio.dataset.priority = t.priority;
+    }
+  }
+
+  function renderQueue() {
+    var root = $("queue");
+    root.textContent = "";
+    var total = 0;
+    setup.counter_services.forEach(function (code) {
+      var tickets = state.lines[code] || [];
+      total += tickets.length;
+      if (!tickets.length) { return; }
+      root.appendChild(el("h3", { text: serviceName(code) + " — " + C.fill(L.waiting_count, { n: tickets.length }) }));
+      root.appendChild(el("ol", {}, tickets.map(function (t) {
+        var marks = [];
+        if (t.priority && t.priority !== "normal") {
+          marks.push(el("span", { className: "prio", dataset: { priority: t.priority },
+                                  text: "★ " + (setup.priorities[t.priority] || t.priority) }));
+        }
+        return el("li", { dataset: { ticket: String(t.id), number: t.number, priority: t.priority } }, [
+          el("span", { className: "q-number", text: t.number })
+        ].concat(marks).concat([
+          el("span", { className: "q-wait", text: C.fill(L.waited, { n: minutesSince(t.issued_at) }) })
+        ]));
+      })));
+    });
+    if (!total) { root.appendChild(el("p", { className: "empty", text: L.queue_empty })); }
+  }
+
+  function render() {
+    renderRoom();
+    renderKeys();
+    renderQueue();
+  }
+
+  // ------------------------------------------------------------------ the patient on screen
+  function setCurrent(ticket) {
+    state.current = ticket ? Object.assign({}, state.current && state.current.id === ticket.id ? state.current : {},
+                                           ticket) : null;
+    if (state.current && ACTIVE.indexOf(state.current.status) < 0) { state.current = null; }
+    if (state.current && state.current.id !== state.visitTicket) { loadVisitOfTicket(state.current.id); }
+  }
+
+  function loadVisitOfTicket(ticketId) {
+    state.visitTicket = ticketId;
+    C.api("GET", "/tickets/" + ticketId + "/visit").then(function (reply) {
+      if (reply.status === 200 && state.visitTicket === ticketId) { showVisit(reply.body); }
+    }, function () { /* the next event brings it again */ });
+  }
+
+  var refreshTimer = null;
+  function refreshVisit() {
+    if (!state.visit) { return; }
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(function () {
+      var id = state.visit.id;
+      C.api("GET", "/visits/" + id).then(function (reply) {
+        if (reply.status === 200 && state.visit && state.visit.id === id) { showVisit(reply.body); }
+      }, function () { /* shown again after the next change */ });
+    }, 200);
+  }
+
+  function showVisit(visit) {
+    var changed = !state.visit || state.visit.id !== visit.id;
+    state.visit = visit;
+    $("visit-empty").hidden = true;
+    $("visit").hidden = false;
+    $("visit").dataset.visit = String(visit.id);
+    renderPatient();
+    renderOrders();
+    if (changed || state.formVisit !== visit.id) { fillExam(); }
+    if (changed) {
+      $("order-outcome").hidden = true;
+      loadHistory();
+    }
+  }
+
+  function renderPatient() {
+    var v = state.visit;
+    var p = v.patient;
+    $("p-name").textContent = p ? p.full_name : L.no_patient;
+    var facts = [];
+    if (p) {
+      facts.push(p.code);
+      if (p.age !== null) { facts.push(C.fill(L.years, { n: p.age })); }
+      if (p.sex) { facts.push(p.sex); }
+      if (p.insurance_no) { facts.push("BHYT " + p.insurance_no); }
+    }
+    $("p-facts").textContent = facts.join(" · ");
+    $("p-tickets").textContent = v.tickets.map(function (t) {
+      return t.number + " " + serviceName(t.service) + " (" + (L["t_" + t.status] || t.status) + ")";
+    }).join(" → ");
+    var intake = v.intake;
+    var text = intake ? [intake.reason, intake.symptoms].filter(Boolean).join(" — ") : "";
+    $("intake-text").textContent = text || L.no_intake;
+  }
+
+  function fillExam() {
+    var form = $("exam-form");
+    var exam = state.visit.exam || {};
+    ["notes", "diagnosis_code", "diagnosis_text", "prescription"].forEach(function (name) {
+      form.elements[name].value = exam[name] || "";
+    });
+    formError(form, null);
+    $("exam-saved").textContent = "";
+    state.formVisit = state.visit.id;
+  }
+
+  function orderRow(order) {
+    var actions = [];
+    if (order.status === "resulted" && !order.released) {
+      actions.push(el("button", { type: "button", className: "release", text: L.release,
+                                  dataset: { order: String(order.id), act: "release" } }));
+    }
+    if (order.status === "resulted" && order.released) {
+      actions.push(el("span", { className: "released", text: L.released }));
+    }
+    if (order.status === "ordered" || order.status === "in_progress") {
+      actions.push(el("button", { type: "button", text: L.cancel,
+                                  dataset: { order: String(order.id), act: "cancel", name: order.name } }));
+    }
+    return el("tr", { dataset: { order: String(order.id), status: order.status, item: order.item } }, [
+      el("td", { text: order.name }),
+      el("td", { text: serviceName(order.service) + (order.ticket ? " · " + order.ticket.number : "") }),
+      el("td", { className: "status status-" + order.status, text: L["status_" + order.status] || order.status }),
+      el("td", {}, [C.results(order, LANG)]),
+      el("td", { className: "actions" }, actions)
+    ]);
+  }
+
+  function renderOrders() {
+    var root = $("orders");
+    root.textContent = "";
+    var orders = state.visit.orders;
+    if (!orders.length) { root.appendChild(el("p", { className: "empty", text: L.no_orders })); return; }
+    var head = el("tr", {}, [L.h_item, L.h_where, L.h_status, L.h_results, ""].map(function (text) {
+      return el("th", { text: text });
+    }));
+    root.appendChild(el("table", { className: "grid orders" }, [el("thead", {}, [head]),
+                                                                el("tbody", {}, orders.map(orderRow))]));
+  }
+
+  $("orders").addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-act]");
+    if (!button) { return; }
+    var act = button.dataset.act;
+    if (act === "cancel" && !window.confirm(C.fill(L.confirm_cancel, { name: button.dataset.name }))) { return; }
+    button.disabled = true;
+    post("/orders/" + button.dataset.order + "/" + act, {}).then(function (reply) {
+      if (reply.status >= 400) { say(C.refusal(reply, L, LANG), "error"); } else {
+        say(act === "release" ? L.ok_release : L.ok_cancel, "ok");
+      }
+      refreshVisit();
+    }, function () { say(L.unreachable, "error"); button.disabled = false; });
+  });
+
+  function loadHistory() {
+    var root = $("history");
+    root.textContent = "";
+    var p = state.visit.patient;
+    if (!p) { root.appendChild(el("p", { className: "empty", text: L.no_history })); return; }
+    var id = state.visit.id;
+    C.api("GET", "/patients/" + encodeURIComponent(p.code) + "/history?exclude=" + id).then(function (reply) {
+      if (reply.status !== 200 || !state.visit || state.visit.id !== id) { return; }
+      var visits = reply.body.visits;
+      if (!visits.length) { root.appendChild(el("p", { className: "empty", text: L.no_history })); return; }
+      visits.forEach(function (v) {
+        var dx = v.exam && v.exam.diagnosis_code ? v.exam.diagnosis_code + " " + (v.exam.diagnosis_text || "") : "";
+        var title = C.day(v.day, LANG) + " · " + v.services.map(serviceName).join(", ") + (dx ? " · " + dx : "");
+        var body = [];
+        if (v.exam && v.exam.notes) { body.push(el("p", { text: v.exam.notes })); }
+        if (v.exam && v.exam.prescription) { body.push(el("p", { className: "rx", text: "Rx: " + v.exam.prescription })); }
+        v.orders.forEach(function (o) {
+          body.push(el("div", { className: "h-order" }, [
+            el("strong", { text: o.name + " — " + (L["status_" + o.status] || o.status) }), C.results(o, LANG)]));
+        });
+        root.appendChild(el("details", { className: "h-visit" }, [el("summary", { text: title })].concat(body)));
+      });
+    }, function () { /* history is a convenience: the page works without it */ });
+  }
+
+  // ------------------------------------------------------------------ examination
+  function formError(form, text) {
+    var box = form.querySelector(".form-error");
+    box.hidden = !text;
+    box.textContent = text || "";
+  }
+
+  $("exam-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = event.target;
+    if (!state.visit) { return; }
+    var body = {};
+    ["notes", "diagnosis_code", "diagnosis_text", "prescription"].forEach(function (name) {
+      var value = form.elements[name].value.trim();
+      if (value) { body[name] = value; }
+    });
+    if (state.current && state.visitTicket === state.current.id) { body.ticket = state.current.id; }
+    var id = state.visit.id;
+    C.api("PUT", "/visits/" + id + "/exam", body).then(function (reply) {
+      if (reply.status >= 400) { formError(form, C.refusal(reply, L, LANG)); return; }
+      formError(form, null);
+      if (state.visit && state.visit.id === id) {
+        state.visit.exam = reply.body.exam;
+        fillExam();
+      }
+      $("exam-saved").textContent = L.ok_exam;
+    }, function () { formError(form, L.unreachable); });
+  });
+
+  // ICD-10 suggestions: the hub searches its list without diacritics ("viem hong" finds "Viêm họng").
+  (function wireIcd() {
+    var form = $("exam-form");
+    var input = form.elements.diagnosis_code;
+    var list = $("icd-suggestions");
+    var timer = null;
+    var active = -1;
+
+    function hide() { list.hidden = true; list.textContent = ""; active = -1; }
+
+    function pick(item) {
+      input.value = item.code;
+      form.elements.diagnosis_text.value = LANG === "en" && item.name_en ? item.name_en : item.name;
+      hide();
+    }
+
+    function show(codes) {
+      list.textContent = "";
+      active = -1;
+      codes.forEach(function (item) {
+        var option = el("li", { role: "option", dataset: { code: item.code } }, [
+          el("strong", { text: item.code }), el("span", { text: " " + (LANG === "en" && item.name_en ? item.name_en : item.name) })]);
+        option.addEventListener("mousedown", function (event) { event.preventDefault(); pick(item); });
+        option.item = item;
+        list.appendChild(option);
+      });
+      list.hidden = !codes.length;
+    }
+
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      var query = input.value.trim();
+      if (!query) { hide(); return; }
+      timer = setTimeout(function () {
+        C.api("GET", "/icd10?q=" + encodeURIComponent(query)).then(function (reply) {
+          if (reply.status === 200 && input.value.trim() === query) { show(reply.body.codes.slice(0, 10)); }
+        }, hide);
+      }, 150);
+    });
+
+    input.addEventListener("keydown", function (event) {
+      var options = list.querySelectorAll("li");
+      if (list.hidden || !options.length) { return; }
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        active = (active + (event.key === "ArrowDown" ? 1 : -1) + options.length) % options.length;
+        Array.prototype.forEach.call(options, function (o, i) { o.setAttribute("aria-selected", i === active); });
+      } else if (event.key === "Enter" && active >= 0) {
+        event.preventDefault();
+        pick(options[active].item);
+      } else if (event.key === "Escape") {
+        hide();
+      }
+    });
+
+    input.addEventListener("blur", function () { setTimeout(hide, 100); });
+  })();
+
+  // ------------------------------------------------------------------ orders
+  function checkedItems(form) {
+    return Array.prototype.filter.call(form.querySelectorAll("input[name=items]"), function (box) {
+      return box.checked;
+    });
+  }
+
+  function renderTotal() {
+    var form = $("order-form");
+    var total = checkedItems(form).reduce(function (sum, box) { return sum + parseInt(box.dataset.price, 10); }, 0);
+    $("order-total").textContent = total ? C.fill(L.total, { amount: C.money(total, LANG) }) : "";
+  }
+
+  $("order-form").addEventListener("change", renderTotal);
+
+  $("order-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = event.target;
+    if (!state.visit) { return; }
+    var items = checkedItems(form).map(function (box) { return box.value; });
+    if (!items.length) { formError(form, L.no_items); return; }
+    var body = { items: items, counter: CODE, keep_patient: form.elements.keep_patient.checked };
+    if (form.elements.note.value.trim()) { body.note = form.elements.note.value.trim(); }
+    var button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    post("/visits/" + state.visit.id + "/orders", body).then(function (reply) {
+      button.disabled = false;
+      if (reply.status >= 400) { formError(form, C.refusal(reply, L, LANG)); return; }
+      formError(form, null);
+      form.reset();
+      renderTotal();
+      var lines = [C.fill(L.ok_orders, { count: items.length })];
+      reply.body.tickets.forEach(function (t) {
+        lines.push(C.fill(L.go_to, { service: serviceName(t.service), number: t.number }));
+      });
+      var later = [];
+      reply.body.orders.forEach(function (o) {
+        if (!o.ticket && o.status === "ordered" && later.indexOf(o.service) < 0) { later.push(o.service); }
+      });
+      if (later.length) { lines.push(C.fill(L.later, { services: later.map(serviceName).join(", ") })); }
+      var box = $("order-outcome");
+      box.textContent = lines.join(" ");
+      box.hidden = false;
+      state.visit.orders = reply.body.orders;
+      renderOrders();
+      refreshVisit();  // the patient's tickets moved on too
+    }, function () { button.disabled = false; formError(form, L.unreachable); });
+  });
+
+  // ------------------------------------------------------------------ live updates
+  function applyCounter(counter) {
+    if (!counter || counter.code !== CODE) { return; }
+    state.counter = counter;
+    setCurrent(counter.ticket || null);
+  }
+
+  var socket = io({ transports: ["websocket", "polling"], reconnectionDelay: 500, reconnectionDelayMax: 3000 });
+
+  socket.on("connect", function () {
+    state.connected = true;
+    socket.emit("subscribe", { counter: CODE });
+    render();
+  });
+
+  socket.on("disconnect", function () { state.connected = false; render(); });
+
+  socket.on("snapshot", function (m) {
+    if (m.kind !== "counter") { return; }
+    state.clockOffset = Date.parse(m.server_time) - Date.now();
+    state.lines = {};
+    (m.queue || []).forEach(function (t) { (state.lines[t.service] = state.lines[t.service] || []).push(t); });
+    applyCounter(m.counter);
+    refreshVisit();
+    render();
+  });
+
+  socket.on("counter", function (m) { applyCounter(m.counter); render(); });
+
+  socket.on("call", function (m) {
+    if (m.counter && m.counter.code === CODE) { applyCounter(m.counter); setCurrent(m.ticket); render(); }
+  });
+
+  socket.on("ticket", function (m) {
+    var t = m.ticket;
+    if (state.current && t.id === state.current.id) { setCurrent(t); }
+    if (state.visit && state.visit.tickets.some(function (v) { return v.id === t.id; })) { refreshVisit(); }
+    render();
+  });
+
+  socket.on("queue", function (m) {
+    if (!m.service || setup.counter_services.indexOf(m.service.code) < 0 || !m.queue) { return; }
+    state.lines[m.service.code] = m.queue;
+    render();
+  });
+
+  // An order of this room changed (started, resulted, cancelled...): show it at once.
+  socket.on("order", function () { refreshVisit(); });
+
+  setInterval(renderQueue, 30000);
+  render();
+})();

@@ -1,0 +1,303 @@
+// Reception desk: find or register a patient (duplicates offered first), queue a walk-in with the reason
+// and symptoms, book a slot for them, and check today's bookings in. Everything goes through the REST API.
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("reception-config").textContent);
+  var L = config.labels;
+  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+  var API = "/api/v1";
+  var patient = null;      // the patient the desk works on
+  var pendingRegistration = null;  // a registration waiting for "create a new record anyway"
+  var chosenSlot = null;
+
+  function $(id) { return document.getElementById(id); }
+
+  function api(method, path, body) {
+    var options = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
+    if (method !== "GET") {
+      options.headers["X-CSRFToken"] = csrf;
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body || {});
+    }
+    return fetch(API + path, options).then(function (response) {
+      return response.json().then(function (data) { return { status: response.status, data: data }; });
+    });
+  }
+
+  function say(text, isError) {
+    var box = $("message");
+    box.textContent = text || "";
+    box.className = "flash" + (isError ? " error" : "");
+    box.hidden = !text;
+  }
+
+  // The hub words refusals "Vietnamese / English": show the page's language only.
+  function localize(message) {
+    var parts = String(message).split(" / ");
+    if (parts.length !== 2) { return message; }
+    return config.lang === "en" ? parts[1] : parts[0];
+  }
+
+  function failed(result) {
+    if (result.status < 300) { return false; }
+    say(result.data && result.data.error ? localize(result.data.error.message) : "HTTP " + result.status, true);
+    return true;
+  }
+
+  // Only the fields filled in: an empty optional field is left out rather than sent as "".
+  function formValues(form) {
+    var values = {};
+    new FormData(form).forEach(function (value, key) {
+      value = String(value).trim();
+      if (value) { values[key] = value; }
+    });
+    return values;
+  }
+
+  function node(tag, text, className) {
+    var element = document.createElement(tag);
+    if (text !== undefined && text !== null) { element.textContent = text; }
+    if (className) { element.className = className; }
+    return element;
+  }
+
+  function describe(p) {
+    var parts = [];
+    if (p.date_of_birth) { parts.push(L.born + " " + p.date_of_birth.split("-").reverse().join("/")); }
+    if (p.sex) { parts.push(p.sex); }
+    if (p.phone) { parts.push(p.phone); }
+    if (p.national_id) { parts.push("CCCD " + p.national_id); }
+    return parts.join(" · ");
+  }
+
+  // ------------------------------------------------------------------ the patient
+  function choose(p) {
+    patient = p;
+    $("patient").hidden = false;
+    $("patient-name").textContent = p.full_name;
+    $("patient-code").textContent = p.code;
+    $("patient-details").textContent = describe(p);
+    $("card-link").href = "/reception/patients/" + encodeURIComponent(p.code) + "/card?print=1";
+    $("booked").hidden = true;
+    $("duplicates").hidden = true;
+    say("");
+  }
+
+  function listPatients(list, patients, label) {
+    list.replaceChildren();
+    patients.forEach(function (p) {
+      var item = node("li");
+      var button = node("button", label ? label : p.full_name + " — " + p.code);
+      button.type = "button";
+      button.dataset.code = p.code;
+      button.addEventListener("click", function () {
+        if (list.id === "duplicates-list") { $("register-form").reset(); pendingRegistration = null; }
+        choose(p);
+        list.hidden = list.id === "search-results";
+      });
+      item.append(button, node("span", (label ? p.full_name + " — " + p.code + " · " : " ") + describe(p), "rc-muted"));
+      list.append(item);
+    });
+    list.hidden = patients.length === 0;
+  }
+
+  $("search").addEventListener("submit", function (event) {
+    event.preventDefault();
+    api("GET", "/patients?q=" + encodeURIComponent($("search-q").value.trim())).then(function (result) {
+      if (failed(result)) { return; }
+      listPatients($("search-results"), result.data.patients);
+      say(result.data.patients.length ? "" : L.no_match, false);
+    });
+  });
+
+  function register(values) {
+    api("POST", "/patients", values).then(function (result) {
+      if (result.status === 409) {
+        var error = result.data.error;
+        pendingRegistration = error.code === "possible_duplicate" ? values : null;
+        $("duplicates").hidden = false;
+        $("duplicates-text").textContent = localize(error.message);
+        $("confirm-new").hidden = pendingRegistration === null;
+        listPatients($("duplicates-list"), error.details.candidates, L.use_record);
+        return;
+      }
+      if (failed(result)) { return; }
+      $("register-form").reset();
+      choose(result.data);
+      say(L.registered + " " + result.data.code, false);
+    });
+  }
+
+  $("register-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    register(formValues(event.target));
+  });
+
+  $("confirm-new").addEventListener("click", function () {
+    if (pendingRegistration) { register(Object.assign({}, pendingRegistration, { confirm_new: true })); }
+  });
+
+  // ------------------------------------------------------------------ tickets
+  function showTicket(ticket) {
+    $("issued").hidden = false;
+    $("issued-number").textContent = ticket.number;
+    $("issued-where").textContent = ticket.service_name + (ticket.ahead ? " · " + ticket.ahead + " ↑" : "");
+    $("deposit-link").href = "/cashier?visit=" + ticket.visit_id;
+    $("issued").scrollIntoView({ block: "nearest" });
+  }
+
+  function fillDoctors(select, service, anyLabel) {
+    select.replaceChildren(new Option(anyLabel, ""));
+    config.doctors.filter(function (d) { return d.service === service; }).forEach(function (d) {
+      select.append(new Option(d.name, d.code));
+    });
+  }
+
+  $("walkin-service").addEventListener("change", function () {
+    fillDoctors($("walkin-doctor"), this.value, "—");
+  });
+
+  $("walkin-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (!patient) { say(L.pick_patient, true); return; }
+    var values = formValues(event.target);
+    values.patient_code = patient.code;
+    api("POST", "/visits", values).then(function (result) {
+      if (failed(result)) { return; }
+      event.target.reset();
+      fillDoctors($("walkin-doctor"), $("walkin-service").value, "—");
+      showTicket(result.data.ticket);
+      say("");
+    });
+  });
+
+  // ------------------------------------------------------------------ booking
+  $("book-service").addEventListener("change", function () {
+    fillDoctors($("book-doctor"), this.value, L.any_doctor);
+    $("slots").replaceChildren();
+    chosenSlot = null;
+  });
+
+  $("slots-btn").addEventListener("click", function () {
+    var query = "?day=" + encodeURIComponent($("book-day").value) + "&service=" +
+      encodeURIComponent($("book-service").value);
+    if ($("book-doctor").value) { query += "&doctor=" + encodeURIComponent($("book-doctor").value); }
+    api("GET", "/slots" + query).then(function (result) {
+      var box = $("slots");
+      box.replaceChildren();
+      chosenSlot = null;
+      if (failed(result)) { return; }
+      if (!result.data.slots.length) { box.append(node("p", L.no_slots, "rc-muted")); }
+      result.data.slots.forEach(function (slot) {
+        var button = node("button", slot.time + " · " + slot.doctor_name + " (" + L.free + " " + slot.free + ")", "slot");
+        button.type = "button";
+        button.dataset.start = slot.start;
+        button.dataset.doctor = slot.doctor;
+        button.setAttribute("aria-pressed", "false");
+        button.addEventListener("click", function () {
+          box.querySelectorAll(".slot").forEach(function (b) { b.setAttribute("aria-pressed", "false"); });
+          button.setAttribute("aria-pressed", "true");
+          chosenSlot = slot;
+        });
+        box.append(button);
+      });
+      say("");
+    });
+  });
+
+  $("book-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (!patient) { say(L.pick_patient, true); return; }
+    if (!chosenSlot) { say(L.pick_slot, true); return; }
+    var values = formValues(event.target);
+    var body = { patient_code: patient.code, slot_start: chosenSlot.start, doctor: chosenSlot.doctor,
+                 channel: values.channel || "reception" };
+    if (values.reason) { body.reason = values.reason; }
+    api("POST", "/appointments", body).then(function (result) {
+      if (failed(result)) { return; }
+      var booked = $("booked");
+      booked.hidden = false;
+      booked.replaceChildren(L.booked + " ", node("strong", result.data.code, "rc-code"),
+        " · " + result.data.time + " " + result.data.day.split("-").reverse().join("/") + " · " +
+        result.data.doctor_name);
+      booked.dataset.code = result.data.code;
+      $("slots").replaceChildren();
+      chosenSlot = null;
+      say("");
+      loadToday();
+    });
+  });
+
+  // ------------------------------------------------------------------ today's bookings and check-in
+  var dialog = $("checkin-dialog");
+  var checkingIn = null;
+
+  function openCheckIn(appointment) {
+    checkingIn = appointment.code;
+    $("checkin-form").reset();
+    $("checkin-code").textContent = appointment.code;
+    $("checkin-who").textContent = appointment.patient && appointment.patient.full_name
+      ? appointment.patient.full_name + " · " + appointment.time + " · " + appointment.doctor_name : "";
+    if (appointment.reason) { $("checkin-form").elements.reason.value = appointment.reason; }
+    dialog.showModal();
+  }
+
+  dialog.addEventListener("close", function () {
+    if (dialog.returnValue !== "ok" || !checkingIn) { return; }
+    var values = formValues($("checkin-form"));
+    api("POST", "/appointments/" + encodeURIComponent(checkingIn) + "/check-in", values).then(function (result) {
+      checkingIn = null;
+      if (failed(result)) { return; }
+      showTicket(result.data.ticket);
+      say("");
+      loadToday();
+    });
+  });
+
+  $("code-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var code = $("code-q").value.trim();
+    if (!code) { return; }
+    api("GET", "/appointments/" + encodeURIComponent(code)).then(function (result) {
+      if (failed(result)) { return; }
+      openCheckIn(result.data);
+    });
+  });
+
+  function loadToday() {
+    api("GET", "/appointments?day=" + config.today).then(function (result) {
+      if (failed(result)) { return; }
+      var body = $("today").tBodies[0];
+      body.replaceChildren();
+      if (!result.data.appointments.length) {
+        var empty = node("tr");
+        var cell = node("td", L.no_bookings, "rc-muted");
+        cell.colSpan = 6;
+        empty.append(cell);
+        body.append(empty);
+      }
+      result.data.appointments.forEach(function (a) {
+        var row = node("tr");
+        row.dataset.code = a.code;
+        row.append(node("td", a.time), node("td", a.code, "rc-code"),
+          node("td", a.patient.full_name + " (" + a.patient.code + ")"), node("td", a.doctor_name),
+          node("td", (L.status[a.status] || a.status) + (a.ticket ? " · " + a.ticket.number : ""), "status-" + a.status));
+        var actions = node("td");
+        if (["booked", "pending", "proposed"].indexOf(a.status) >= 0) {
+          var button = node("button", L.check_in, "checkin");
+          button.type = "button";
+          button.addEventListener("click", function () { openCheckIn(a); });
+          actions.append(button);
+        }
+        row.append(actions);
+        body.append(row);
+      });
+    });
+  }
+
+  $("today-refresh").addEventListener("click", loadToday);
+  $("book-day").value = config.tomorrow;
+  fillDoctors($("walkin-doctor"), $("walkin-service").value, "—");
+  if ($("book-service").value) { fillDoctors($("book-doctor"), $("book-service").value, L.any_doctor); }
+  loadToday();
+})();
