@@ -8,18 +8,17 @@ it is a convenience for one machine, not a security boundary.
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from hub.children import start_child, stop_child
+
 log = logging.getLogger(__name__)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
-PR_SET_PDEATHSIG = 1
 
 
 def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -28,14 +27,6 @@ def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: the broker gets SIGTERM if the hub dies, even by SIGKILL, so it never lingers."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 class EmbeddedBroker:
@@ -56,9 +47,7 @@ class EmbeddedBroker:
             "    allow_anonymous: true\n")
         executable = Path(sys.executable).with_name("amqtt")
         command = [str(executable)] if executable.exists() else [sys.executable, "-m", "amqtt.scripts.broker_script"]
-        with self.log_path.open("ab") as output:
-            self.process = subprocess.Popen([*command, "-c", str(self.config_path)], stdout=output,
-                                            stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        self.process = start_child([*command, "-c", str(self.config_path)], self.log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -73,12 +62,7 @@ class EmbeddedBroker:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_child(self.process)
         log.info("embedded MQTT broker stopped")
 
 

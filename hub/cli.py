@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from hub.config import ClinicConfig, ConfigError, load_config
+from hub.config import ClinicConfig, ConfigError, default_config_dir, load_config
 
 log = logging.getLogger("clinicq")
 
@@ -107,13 +107,15 @@ def hub(config_dir: str | None, db_url: str | None, var_dir: str, port: int | No
 @cli.command()
 @config_options
 @server_options
+@click.option("--no-devices", is_flag=True, help="Only the hub, the kiosk and its printer: no simulated fleet")
 def demo(config_dir: str | None, db_url: str | None, var_dir: str, port: int | None, host: str,
-         mqtt_url: str | None) -> None:
-    """The whole clinic on one machine: hub, counters open, demo tokens printed."""
+         mqtt_url: str | None, no_devices: bool) -> None:
+    """The whole clinic on one machine: hub, kiosk, printer, speakers and a simulated device fleet."""
     from hub.demo import run_demo
 
     config = load_or_exit(config_dir, port=port, mqtt_url=mqtt_url)
-    run_demo(config, host=host, port=config.hub.port, var_dir=Path(var_dir), db_url=db_url)
+    run_demo(config, host=host, port=config.hub.port, var_dir=Path(var_dir), db_url=db_url,
+             config_dir=Path(config_dir) if config_dir else default_config_dir(), with_devices=not no_devices)
 
 
 # ---------------------------------------------------------------------------------------------- db

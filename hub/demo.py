@@ -1,21 +1,44 @@
-"""`clinicq demo`: the sample clinic running on one machine, ready to click through."""
+"""`clinicq demo`: the sample clinic on one machine, every part running, ready to click through.
+
+The hub runs in this process; the other parts run as they would on their own Raspberry Pis, as child
+processes speaking the wire contract: a printer emulator, the touchscreen kiosk agent printing to it,
+one speaker per zone writing its announcements as WAV files, and a fleet of simulated counter keypads,
+LED displays and ticket dispensers whose simulated staff and patients keep the queues moving.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
+import secrets
 import socket
+import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
+from hub.broker import port_answers
+from hub.children import clinicq_command, start_child, stop_child
 from hub.config import ClinicConfig
 from hub.core import Hub
+from hub.realtime.mqtt_bridge import parse_mqtt_url
 from hub.server import serve
 
 log = logging.getLogger(__name__)
-DEMO_ROLES = ("kiosk", "nurse", "reception", "doctor", "admin", "device")
+DEMO_ROLES = ("kiosk", "nurse", "reception", "doctor", "lab", "cashier", "admin", "device")
+# Demo staff accounts (username, full name, role, counter); passwords are generated once.
+DEMO_STAFF = (
+    ("admin", "Quản trị viên", "admin", None),
+    ("tiepdon", "Nguyễn Thị Tiếp Đón", "reception", "q3"),
+    ("dieuduong", "Lê Thị Lan", "nurse", "p104"),
+    ("bs.an", "BS.CKI Nguyễn Văn An", "doctor", "p101"),
+    ("xetnghiem", "Trần Văn Xét", "lab", "p201"),
+    ("thungan", "Phạm Thị Thu", "cashier", "q5"),
+)
+KIOSK_ID = "kiosk-sanh-a"
+SPEAKER_ZONES = ("sanh-a", "tang-1", "tang-2")
 
 
 def demo_tokens(hub: Hub) -> dict[str, str]:
@@ -28,9 +51,25 @@ def demo_tokens(hub: Hub) -> dict[str, str]:
             tokens[role] = hub.tokens.create(role, f"demo-{role}")
             changed = True
     if changed:
-        path.write_text(json.dumps(tokens, indent=2))
-        path.chmod(0o600)
+        _write_private(path, tokens)
     return tokens
+
+
+def demo_users(hub: Hub) -> dict[str, str]:
+    """Staff accounts for the pages, with passwords generated once and kept in var/ (mode 600)."""
+    path = hub.var_dir / "demo-users.json"
+    passwords: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    for username, full_name, role, counter in DEMO_STAFF:
+        if hub.staff.by_username(username) is None:
+            passwords[username] = passwords.get(username) or secrets.token_urlsafe(9)
+            hub.staff.add(username, full_name, role, passwords[username], counter=counter)
+    _write_private(path, passwords)
+    return passwords
+
+
+def _write_private(path: Path, content: dict[str, str]) -> None:
+    path.write_text(json.dumps(content, indent=2, ensure_ascii=False))
+    path.chmod(0o600)
 
 
 def open_all_counters(hub: Hub) -> None:
@@ -46,7 +85,73 @@ def lan_address() -> str:
     return "127.0.0.1"
 
 
-def run_demo(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: str | None = None) -> None:
+def free_port_near(preferred: int) -> int:
+    """The preferred port if nothing listens there, else one the system picks."""
+    if not port_answers("127.0.0.1", preferred, timeout=0.2):
+        return preferred
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class DemoAgents:
+    """The device agents of the demo, each a child process with its own log under var/demo/."""
+
+    config: ClinicConfig
+    hub_url: str
+    folder: Path
+    kiosk_token: str
+    config_dir: Path
+    with_devices: bool = True
+    printer_port: int = 0
+    kiosk_port: int = 0
+    children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        mqtt_url = self.config.hub.mqtt_url
+        self.printer_port = free_port_near(9100)
+        self.kiosk_port = free_port_near(8080)
+        self._spawn("printer", "printer-emulator", "--port", str(self.printer_port),
+                    "--out-dir", str(self.folder / "printer"))
+        kiosk = self.config.device(KIOSK_ID)
+        kiosk_args = ["--hub", self.hub_url, "--token", self.kiosk_token, "--id", KIOSK_ID,
+                      "--printer", f"network:127.0.0.1:{self.printer_port}", "--port", str(self.kiosk_port),
+                      "--data", str(self.folder / "kiosk"), "--mqtt", mqtt_url or "none"]
+        if kiosk is not None and kiosk.secret:
+            kiosk_args += ["--secret", kiosk.secret]
+        self._spawn("kiosk", "kiosk", *kiosk_args)
+        if not mqtt_url or not self.with_devices:
+            return
+        for zone in SPEAKER_ZONES:
+            speaker = next((d for d in self.config.devices if d.type == "speaker" and d.zone == zone), None)
+            args = ["--zone", zone, "--hub-mqtt", mqtt_url, "--out-dir", str(self.folder / "speaker" / zone),
+                    "--site", self.config.site.id]
+            if speaker is not None:
+                args += ["--id", speaker.id] + (["--secret", speaker.secret] if speaker.secret else [])
+            self._spawn(f"speaker-{zone}", "speaker", *args)
+        # Simulated keypads, LEDs and dispensers, ten times faster than life so the demo moves.
+        self._spawn("fleet", "sim", "--mqtt", mqtt_url, "--config", str(self.config_dir), "--speakers", "0",
+                    "--speedup", "10", "--arrivals", "90")
+
+    def _spawn(self, name: str, *args: str) -> None:
+        command = clinicq_command(*args)
+        try:
+            process = start_child(command, self.folder / f"{name}.log")
+        except OSError as exc:
+            log.warning("demo: could not start %s: %s", name, exc)
+            return
+        self.children.append((name, process))
+
+    def stop(self) -> None:
+        for _name, process in reversed(self.children):
+            stop_child(process)
+        self.children.clear()
+
+
+def run_demo(config: ClinicConfig, *, host: str, port: int, var_dir: Path, config_dir: Path,
+             db_url: str | None = None, with_devices: bool = True) -> None:
     db_url = db_url or f"sqlite:///{(var_dir / 'demo.db').resolve()}"
     if config.site.public_url == "http://127.0.0.1:8000":
         site = config.site.model_copy(update={"public_url": f"http://{lan_address()}:{port}"})
@@ -55,17 +160,31 @@ def run_demo(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_ur
     def started(hub: Hub) -> None:
         open_all_counters(hub)
         tokens = demo_tokens(hub)
+        users = demo_users(hub)
         base = f"http://127.0.0.1:{port}"
+        agents = DemoAgents(config, base, var_dir / "demo", tokens["kiosk"], config_dir,
+                            with_devices=with_devices)
+        agents.start()
+        hub.closers.append(agents.stop)
+        mqtt = config.hub.mqtt_url
+        if mqtt:
+            mqtt_host, mqtt_port = parse_mqtt_url(mqtt)
+            mqtt = f"{mqtt} ({'answering' if port_answers(mqtt_host, mqtt_port) else 'starting'})"
         lines = [
             "",
             f"  clinicq demo — {config.site.name}",
-            f"  Trang chủ / start page:   {base}/",
-            f"  API:                      {base}/api/v1/openapi.json",
-            *[f"  Bảng / board {d.id:<12} {base}/board/{d.id}" for d in config.displays],
-            "  Tokens (Authorization: Bearer ...):",
-            *[f"    {role:<10} {value}" for role, value in tokens.items()],
-            f"  Try: curl -X POST -H 'Authorization: Bearer {tokens['kiosk']}' -H 'Content-Type: application/json' "
-            f"-d '{{\"service\": \"kham-noi\"}}' {base}/api/v1/tickets",
+            f"  Trang chủ / start page      {base}/",
+            f"  Nhân viên / staff login     {base}/login",
+            *[f"      {name:<10} {password}" for name, password in users.items()],
+            f"  Kiosk (touchscreen)         http://127.0.0.1:{agents.kiosk_port}/",
+            *[f"  Bảng / board {d.id:<14} {base}/board/{d.id}" for d in config.displays],
+            f"  Cổng bệnh nhân / portal     {base}/portal",
+            f"  API                         {base}/api/v1/openapi.json",
+            f"  MQTT                        {mqtt or 'off'}",
+            f"  Printed tickets (PNG)       {var_dir / 'demo' / 'printer'}",
+            f"  Announcements (WAV)         {var_dir / 'demo' / 'speaker'}",
+            "  API tokens (Authorization: Bearer ...):",
+            *[f"      {role:<10} {value}" for role, value in tokens.items()],
             "  Ctrl-C to stop.",
             "",
         ]

@@ -31,7 +31,10 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
     server = server_class((host, port), app, log=None, error_log=_ErrorLog())
     stop_on_signals(server.stop)
     try:
-        server.start()
+        try:
+            server.start()
+        except OSError as exc:
+            raise SystemExit(f"clinicq: cannot listen on {host}:{port}: {exc.strerror} (choose another --port)") from None
         log.info("hub listening on http://%s:%d (database %s)", host, port, hub.db.dialect)
         if on_started is not None:
             on_started(hub)
