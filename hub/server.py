@@ -34,7 +34,8 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
         try:
             server.start()
         except OSError as exc:
-            raise SystemExit(f"clinicq: cannot listen on {host}:{port}: {exc.strerror} (choose another --port)") from None
+            raise SystemExit(f"clinicq: cannot listen on {host}:{port}: {exc.strerror} "
+                             "(choose another --port)") from None
         log.info("hub listening on http://%s:%d (database %s)", host, port, hub.db.dialect)
         if on_started is not None:
             on_started(hub)
