@@ -25,6 +25,7 @@ from hub.domain.events import EventBus
 from hub.domain.follow_ups import FollowUpService
 from hub.domain.notifications import NotificationService
 from hub.domain.queueing import QueueService
+from hub.domain.report_store import RollupStore, install_rollup_job
 from hub.domain.staff import StaffService
 from hub.domain.tokens import TokenService
 from hub.notify.dispatch import channels_from_config, install_outbox_job
@@ -121,6 +122,8 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
     key = secret_key(config, var_dir)
     follow_ups = FollowUpService(db, config, bus, clock, booking, notifications, key)
     follow_ups.install_jobs(scheduler)
+    # Closed days are summed once, at night, so the morning's reports open at once.
+    install_rollup_job(scheduler, RollupStore(db, config, clock))
     return Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
                devices=devices, staff=StaffService(db, config, clock), booking=booking,
                clinical=ClinicalService(db, config, bus, clock, queue),

@@ -230,3 +230,9 @@ def test_out_of_hours_an_offline_device_is_no_alert(live_hub: Hub) -> None:
     view = ops(live_hub)
     assert not [a for a in view["alerts"] if a["kind"] == "device_offline"]
     assert view["devices"]["offline"] > 0
+
+
+def test_a_custom_range_pages_by_its_own_length(hub: Hub) -> None:
+    html = log_in(hub, "quan.ly").get("/reports?from=2026-11-16&to=2026-11-18&lang=vi").text
+    assert "?from=2026-11-13&amp;to=2026-11-15&amp;by=service" in html
+    assert "?from=2026-11-19&amp;to=2026-11-21&amp;by=service" in html

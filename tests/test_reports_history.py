@@ -25,14 +25,17 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 
 from hub import protocol as p
-from hub.core import Hub
+from hub.config import load_config
+from hub.core import Hub, build_hub
 from hub.domain.journey_models import Appointment, ClinicalOrder, Doctor, ExamRecord, Payment
 from hub.domain.models import Patient, Ticket, TicketTransition, Visit
+from tests.conftest import CONFIG_DIR
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY, TUESDAY, WEDNESDAY = date(2026, 11, 16), date(2026, 11, 17), date(2026, 11, 18)
@@ -196,12 +199,8 @@ def write_week(hub: Hub, monday: date = MONDAY) -> dict[str, int]:
     return v
 
 
-def test_history_follows_the_ticket_protocol(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_history_follows_the_ticket_protocol(tmp_path: Path) -> None:
     """Every log row the writer makes is a transition the engine allows."""
-    from hub.core import build_hub
-    from tests.conftest import CONFIG_DIR
-    from hub.config import load_config
-
     hub = build_hub(load_config(CONFIG_DIR, env={}), var_dir=tmp_path, db_url=f"sqlite:///{tmp_path / 'h.db'}")
     try:
         write_week(hub)

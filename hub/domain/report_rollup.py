@@ -23,7 +23,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,7 @@ from hub import protocol as p
 from hub.config import ReportSettings
 from hub.domain.journey_models import ClinicalOrder, Doctor, ExamRecord
 from hub.domain.models import Counter, Service, Ticket, TicketTransition, Visit
-from hub.domain.report_stats import Spread
+from hub.domain.report_stats import Spread, bin_of
 
 T = Ticket.__table__
 TT = TicketTransition.__table__
@@ -41,7 +41,7 @@ V = Visit.__table__
 E = ExamRecord.__table__
 O = ClinicalOrder.__table__  # noqa: E741 - the orders table, as the other services name it
 
-ROLLUP_VERSION = 1
+ROLLUP_VERSION = 2  # bumped whenever stored figures change meaning or shape
 DIMENSIONS = ("service", "counter", "doctor", "hour")
 SERVED_STATES = (p.DONE, p.TRANSFERRED)
 OPEN_STATES = (p.WAITING, p.CALLED, p.SERVING, p.ON_HOLD)
@@ -84,7 +84,7 @@ class TicketFigures:
         if status in SERVED_STATES:
             self.served += 1
             if ticket.service_ms is not None:
-                self.service.add(ticket.service_ms)
+                self.service.add(ticket.service_ms, ticket.service_bin)
         if status == p.TRANSFERRED:
             self.transferred += 1
         elif status == p.NO_SHOW:
@@ -94,7 +94,7 @@ class TicketFigures:
         elif status in OPEN_STATES:
             self.open += 1
         if ticket.wait_ms is not None:
-            self.wait.add(ticket.wait_ms)
+            self.wait.add(ticket.wait_ms, ticket.wait_bin)
         if ticket.estimate_p50 is not None and ticket.called_ms is not None:
             actual = (ticket.called_ms - ticket.issued_ms) / 60_000
             error = ticket.estimate_p50 - actual
@@ -144,9 +144,9 @@ class VisitFigures:
                                       key=lambda v: (v["minutes"], -v["visit_id"]))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DayTicket:
-    """One ticket of the day with its period sums, as the rollup reads it."""
+    """One ticket of the day with its period sums (and their histogram bins, taken once), as the rollup reads it."""
 
     id: int
     visit_id: int
@@ -161,6 +161,8 @@ class DayTicket:
     service_ms: int | None
     estimate_p50: float | None
     estimate_p90: float | None
+    wait_bin: int = 0
+    service_bin: int = 0
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,7 @@ class Catalog:
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The UTC instants where a local day starts and ends."""
     start = datetime.combine(day, time(0), tzinfo=tz)
-    end = datetime.combine(date.fromordinal(day.toordinal() + 1), time(0), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
     return start, end
 
 
@@ -269,13 +271,17 @@ class DayRollup:
                    periods.c.wait_ms, periods.c.waits, periods.c.service_ms, periods.c.services)
             .select_from(T.outerjoin(periods, periods.c.ticket_id == T.c.id))
             .where(T.c.day == day)).all()
-        return [DayTicket(
-            id=row.id, visit_id=row.visit_id, number=row.number, service=catalog.services.get(row.service_id, "?"),
-            counter=catalog.counters.get(row.counter_id, "") if row.counter_id else "", status=row.status,
-            issued_ms=int(row.issued_ms), called_ms=_int(row.called_ms), finished_ms=_int(row.finished_ms),
-            wait_ms=int(row.wait_ms) if row.waits else None,
-            service_ms=int(row.service_ms) if row.services else None,
-            estimate_p50=row.estimate_p50_min, estimate_p90=row.estimate_p90_min) for row in rows]
+        services, counters = catalog.services, catalog.counters
+        out = []
+        for (ticket_id, visit_id, number, service_id, counter_id, status, issued_ms, called_ms, finished_ms, p50,
+             p90, wait_ms, waits, service_ms, services_count) in rows:
+            wait = int(wait_ms) if waits else None
+            service = int(service_ms) if services_count else None
+            out.append(DayTicket(
+                ticket_id, visit_id, number, services.get(service_id, "?"), counters.get(counter_id, ""), status,
+                int(issued_ms), _int(called_ms), _int(finished_ms), wait, service, p50, p90,
+                bin_of(wait) if wait is not None else 0, bin_of(service) if service is not None else 0))
+        return out
 
     @staticmethod
     def _exam_doctors(connection: Connection, day: date, catalog: Catalog) -> dict[int, str]:

@@ -33,7 +33,8 @@ class _Strict(BaseModel):
 def clock_minutes(value: str) -> float:
     """'07:30' -> 450.0 (minutes after local midnight)."""
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
-    if not match or int(match.group(1)) > 24 or int(match.group(2)) > 59:
+    hour, minute = (int(match.group(1)), int(match.group(2))) if match else (99, 99)
+    if hour > 24 or minute > 59 or (hour == 24 and minute > 0):
         raise ValueError(f"expected a time of day like '07:30', got {value!r}")
     return int(match.group(1)) * 60.0 + int(match.group(2))
 
@@ -73,7 +74,7 @@ class InlineService(_Strict):
     kind: Literal["reception", "exam", "lab", "imaging", "cashier", "pharmacy"] = "exam"
     prefix: str = Field(pattern=r"^[A-Z]{1,2}$")
     minutes: Minutes  # what the clinic configures: the engine's prior, not necessarily the truth
-    counters: int = Field(1, ge=1, le=200)
+    counters: int = Field(1, ge=0, le=200)  # 0: served only by shared counters
     hours: list[str] | None = None  # None: the clinic's opening hours
 
     @field_validator("hours")

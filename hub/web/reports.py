@@ -22,9 +22,9 @@ DAILY_TABLES = ("by_service", "by_hour", "targets", "slowest", "estimates", "fol
 
 
 @bp.app_template_filter("cell")
-def cell(value: Any, kind: str) -> str:
-    """A report value as the page shows it, in the page's language."""
-    return format_cell(value, kind, current_lang())
+def cell(value: Any, kind: str, lang: str | None = None) -> str:
+    """A report value as the page shows it, in the page's language (given, or read from the request)."""
+    return format_cell(value, kind, lang or current_lang())
 
 
 @bp.get("/ops")
