@@ -19,9 +19,10 @@ def at(day: date, hhmm: str) -> datetime:
     return datetime.combine(day, time.fromisoformat(hhmm), tzinfo=SITE_TZ)
 
 
-def hub_on(tmp_path: Path, clinic: ClinicConfig, clock: VirtualClock, name: str = "fu.db") -> Hub:
-    """A hub on a database file in tmp_path; called again, it is the same hub restarted."""
-    return build_hub(clinic, var_dir=tmp_path, db_url=f"sqlite:///{tmp_path / name}", clock=clock, bus=RecordingBus())
+def hub_on(tmp_path: Path, clinic: ClinicConfig, clock: VirtualClock, db_url: str | None = None) -> Hub:
+    """A hub on a database file in tmp_path (or `db_url`); called again, it is the same hub restarted."""
+    return build_hub(clinic, var_dir=tmp_path, db_url=db_url or f"sqlite:///{tmp_path / 'fu.db'}", clock=clock,
+                     bus=RecordingBus())
 
 
 def register(hub: Hub, name: str = "Nguyễn Văn Bình", phone: str = "0912345678") -> str:
@@ -39,7 +40,7 @@ def patient_with_visit(hub: Hub, name: str = "Nguyễn Văn Bình", doctor: str 
     return code, visit["visit_id"]
 
 
-def walk(hub: Hub, clock: VirtualClock, until: datetime, step: timedelta = timedelta(hours=1)) -> None:
+def walk(hub: Hub, clock: VirtualClock, until: datetime, step: timedelta = timedelta(hours=3)) -> None:
     """Move the clock to `until` a step at a time, running the scheduler's due jobs at each step."""
     while clock.now() < until:
         clock.set(min(clock.now() + step, until))

@@ -240,3 +240,12 @@ def test_p90_is_never_below_p50(ahead: int, counters: int, mean: float, cv: floa
 def test_the_shown_estimate_is_whole_minutes() -> None:
     assert Estimate(12.4, 20.1).as_dict() == {"p50_minutes": 12, "p90_minutes": 21}
     assert Estimate(3.0, 2.0).as_dict() == {"p50_minutes": 3, "p90_minutes": 3}
+
+
+def test_a_counter_closed_just_after_its_shift_began_is_expected_to_open_soon() -> None:
+    began = ((NOW - 2 * MINUTE, NOW + 4 * HOUR),)
+    long_ago = ((NOW - 30 * MINUTE, NOW + 4 * HOUR),)
+    late = forecast(counter("a", hours=began), counter("b", state="closed", hours=began))
+    absent = forecast(counter("a", hours=long_ago), counter("b", state="closed", hours=long_ago))
+    assert p50(late, 6) < p50(absent, 6) - 15  # "b" helps within minutes
+    assert p50(absent, 6) == pytest.approx(60.0, abs=0.01)  # "b" is not counted on this shift

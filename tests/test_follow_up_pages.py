@@ -54,6 +54,7 @@ def booked(hub: Hub) -> tuple[dict[str, Any], str]:
 
 
 def post_form(client: FlaskClient, page_url: str, action_url: str, **fields: str) -> Any:
+    """A staff form: with the page's CSRF token (the patient's page needs none: its link is the secret)."""
     token = csrf_from(client.get(page_url).text)
     return client.post(action_url, data={"csrf_token": token, **fields})
 
@@ -68,30 +69,38 @@ def test_the_patient_confirms_moves_and_cancels_through_the_link(hub: Hub, clien
     assert "Tôi sẽ đến" in page.text and "I will come" in client.get(f"/f/{token}?lang=en").text
     client.get(f"/f/{token}?lang=vi")
 
-    reply = post_form(client, f"/f/{token}", f"/f/{token}/confirm")
+    reply = client.post(f"/f/{token}/confirm")
     assert reply.status_code == 302
     assert hub.follow_ups.appointment(appointment["id"])["patient_confirmed_at"] == clock.now().isoformat()
     assert [e.action for e in hub.bus.of(AppointmentChanged)][-1] == "patient_confirm"
     assert "you confirmed" in client.get(f"/f/{token}?lang=en").text
     client.get(f"/f/{token}?lang=vi")  # the language choice is remembered in a cookie: back to Vietnamese
-    post_form(client, f"/f/{token}", f"/f/{token}/confirm")  # twice: noted once
+    client.post(f"/f/{token}/confirm")  # twice: noted once
     assert [e.action for e in hub.bus.of(AppointmentChanged)].count("patient_confirm") == 1
 
     choose = client.get(f"/f/{token}?change=1")
     assert 'value="2026-12-08T07:30:00+07:00"' in choose.text  # bs-an, the next day
     assert 'value="2026-12-07T07:30:00+07:00"' not in choose.text  # not its own time
-    far = post_form(client, f"/f/{token}", f"/f/{token}/reschedule", slot_start="2026-12-28T07:30:00+07:00")
+    far = client.post(f"/f/{token}/reschedule", data={"slot_start": "2026-12-28T07:30:00+07:00"})
     assert far.status_code == 302 and "change=1" in far.headers["Location"]
     assert "Chỉ đổi trong khoảng" in client.get(far.headers["Location"]).text
-    post_form(client, f"/f/{token}", f"/f/{token}/reschedule", slot_start="2026-12-08T07:30:00+07:00")
+    client.post(f"/f/{token}/reschedule", data={"slot_start": "2026-12-08T07:30:00+07:00"})
     assert hub.booking.get(appointment["code"])["slot_start"] == "2026-12-08T07:30:00+07:00"
 
-    post_form(client, f"/f/{token}", f"/f/{token}/cancel")
+    client.post(f"/f/{token}/cancel")
     assert hub.booking.get(appointment["code"])["status"] == "cancelled"
     closed = client.get(f"/f/{token}")
     assert closed.status_code == 200 and "Đã huỷ" in closed.text and "Tôi sẽ đến" not in closed.text
-    refused = client.post(f"/f/{token}/confirm", data={"csrf_token": csrf_from(choose.text)})
+    refused = client.post(f"/f/{token}/confirm")
     assert "đã kết thúc hoặc đã hủy" in client.get(refused.headers["Location"]).text
+    # Cancelled, then wanted after all: the same link books it again, near its date.
+    assert "Lịch hẹn này đã hủy" in closed.text and 'value="2026-12-09T07:30:00+07:00"' in closed.text
+    again = client.post(f"/f/{token}/rebook", data={"slot_start": "2026-12-09T07:30:00+07:00"})
+    assert "09/12/2026" in client.get(again.headers["Location"]).text
+    assert client.get(f"/f/{token}").status_code == 302  # the old link leads to the new booking
+    series = hub.follow_ups.series(appointment["series_id"])["appointments"]
+    assert [(a["seq"], a["status"], a["replaces_id"], a["channel"]) for a in series] == [
+        (1, "cancelled", None, "doctor"), (1, "booked", appointment["id"], "portal")]
 
 
 def test_altered_and_expired_links_are_refused(hub: Hub, client: FlaskClient, clock: VirtualClock) -> None:
@@ -121,7 +130,7 @@ def test_a_missed_follow_up_is_booked_again_by_the_patient(hub: Hub, client: Fla
     page = client.get(f"/f/{token}")
     assert page.status_code == 200 and "đã lỡ lịch hẹn" in page.text
     assert 'value="2026-12-09T07:30:00+07:00"' in page.text
-    reply = post_form(client, f"/f/{token}", f"/f/{token}/rebook", slot_start="2026-12-09T07:30:00+07:00")
+    reply = client.post(f"/f/{token}/rebook", data={"slot_start": "2026-12-09T07:30:00+07:00"})
     assert reply.status_code == 302
     new_page = client.get(reply.headers["Location"])
     assert "09/12/2026" in new_page.text and "Tôi sẽ đến" in new_page.text
@@ -217,3 +226,27 @@ def test_the_report_page_and_its_csv(hub: Hub, client: FlaskClient) -> None:
     assert exported.data.startswith(b"\xef\xbb\xbf") and "Tất cả".encode() in exported.data
     assert "attachment" in exported.headers["Content-Disposition"]
     assert client.get("/reports/follow-ups?from=2026-12-31&to=2026-01-01").status_code == 200  # refused, then 30 days
+
+
+def test_staff_pages_hear_of_a_change_at_once(hub: Hub, client: FlaskClient) -> None:
+    from hub.app import socketio_of
+
+    appointment, token = booked(hub)
+    app = client.application
+    anonymous = socketio_of(app).test_client(app, flask_test_client=app.test_client())
+    anonymous.emit("subscribe", {"appointments": True})
+    assert [m["name"] for m in anonymous.get_received()] == ["error"]
+    log_in(client, "thu.ha", PASSWORD)
+    desk = socketio_of(app).test_client(app, flask_test_client=client)
+    desk.emit("subscribe", {"appointments": True})
+    assert [m["name"] for m in desk.get_received()] == ["snapshot"]
+    hub.follow_ups.replies.reschedule(token, at(date(2026, 12, 8), "07:30"))
+    [event] = desk.get_received()
+    assert event["name"] == "appointment" and event["args"][0]["action"] == "reschedule"
+    assert event["args"][0]["appointment"] == {**{k: event["args"][0]["appointment"][k] for k in ("id", "code")},
+                                               "status": "booked", "kind": "follow_up", "service": "kham-noi",
+                                               "doctor": "bs-an", "day": "2026-12-08", "time": "07:30",
+                                               "slot_start": "2026-12-08T07:30:00+07:00"}
+    assert event["args"][0]["appointment"]["code"] == appointment["code"]
+    desk.disconnect()
+    anonymous.disconnect()

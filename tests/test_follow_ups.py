@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import ClinicConfig
+from hub.db import Database
 from hub.domain.appointments import AppointmentChanged
 from hub.domain.clock import VirtualClock
 from hub.domain.errors import Conflict, Invalid
@@ -89,7 +90,7 @@ def test_a_follow_up_from_booking_to_fulfilment(tmp_path: Path, clinic: ClinicCo
     assert len(messages(hub, appointment, "reminder", states=("sent",))) == 4  # 3 days (old time), 24 h (new)
 
     # Tuesday: the patient does not come; at 18:00 the no-show job closes it and puts it on the list.
-    walk(hub, clock, at(date(2026, 12, 8), "18:30"))
+    walk(hub, clock, at(date(2026, 12, 8), "21:00"))
     assert hub.booking.get(first["code"])["status"] == "noshow"
     [item] = hub.follow_ups.callbacks.items("due")
     assert item["appointment"]["code"] == first["code"] and item["appointment"]["patient"]["phone"] == "0912345678"
@@ -217,8 +218,9 @@ def test_a_stalled_series_is_continued_by_the_end_of_day_job(tmp_path: Path, cli
     hub.close()
 
 
-def test_declined_and_moved_away_stop_the_series(tmp_path: Path, clinic: ClinicConfig, clock: VirtualClock) -> None:
-    hub = hub_on(tmp_path, clinic, clock)
+def test_declined_and_moved_away_stop_the_series(tmp_path: Path, clinic: ClinicConfig, clock: VirtualClock,
+                                                 any_db: Database) -> None:
+    hub = hub_on(tmp_path, clinic, clock, db_url=any_db.url)  # SQLite and PostgreSQL
     _, visit = patient_with_visit(hub)
     ordered = hub.follow_ups.order(visit, actor="user:bs.an", on=date(2026, 11, 24), count=3, every_days=7,
                                    mode="all")

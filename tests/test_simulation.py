@@ -210,6 +210,8 @@ def test_the_shipped_scenarios_are_valid(name: str) -> None:
     (('opening_hours = ["07:00-09:30", "10:30-12:00"]', 'opening_hours = ["09:30-07:00"]'),
      "clinic.opening_hours: the range '09:30-07:00' ends before it starts"),
     (("start = \"06:45\"", "start = \"6h45\""), "arrivals.start: expected a time of day like '07:30'"),
+    (("start = \"06:45\"", "start = \"24:30\""), "arrivals.start: expected a time of day like '07:30'"),
+    (("counters = 2", "counters = 0"), "service 'kham': no counter serves it"),
     (("lab_services = { xet-nghiem = 1.0 }", ""), "lab_share > 0 needs lab_services"),
     (("curve = [10, 14, 9, 4, 2]", ""), "a curve (weights per hour) is needed"),
     (("no_show_share = 0.08", "no_show_share = 1.5"), "patients.no_show_share: Input should be less than or equal"),

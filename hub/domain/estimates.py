@@ -7,7 +7,8 @@ will arrive later and still pass you, and the share of called numbers that never
 plays the counters forward: each counter frees up after what its current patient still needs (a
 lognormal residual), works only inside its opening hours, and takes the tickets ahead one by one;
 the tickets that will jump ahead are added from the arrival rate of each class with a longer head
-start. The P90 adds the spread of the service times and of those arrivals.
+start. The P90 is the wait at a pessimistic position in the line (the spread of service times,
+no-shows and those arrivals), played through the same counters and hours, so it knows about lunch.
 
 Numbers issued today are served today: the last shift of a counter runs over until its line is
 empty, as outpatient departments do, so a ticket taken late still gets an estimate.
@@ -28,6 +29,8 @@ MINUTE_MS = 60_000
 # A called patient needs a little while to walk to the room before service starts (until learned).
 WALK_MINUTES = 1.0
 OPEN_ENDED = 2**62
+# A counter still closed this many minutes into its shift is expected to open (staff come a little late).
+LATE_OPENING_MINUTES = 10
 # A counter serving other services first still gives ours at least this share of its time.
 MAX_EARLIER_SHARE = 0.9
 # What no model sees (a doctor called away, a patient slower to come), as a share of the tickets ahead.
@@ -132,6 +135,9 @@ class ServiceForecast:
                 # Opening hours and nobody at work yet (the morning before staff press "next"): soon.
                 hours[0] = (now, hours[0][1])
                 first = now + int(self.expected_break_minutes * MINUTE_MS)
+            elif inside and now - hours[0][0] < LATE_OPENING_MINUTES * MINUTE_MS:
+                # The shift has just begun: staff are a few minutes late, not absent.
+                first = max(now, hours[0][0] + LATE_OPENING_MINUTES * MINUTE_MS // 2)
             else:
                 # While colleagues work, a closed counter stays closed until its next shift.
                 hours = [(start, end) for start, end in hours if start > now]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
 
-from hub.domain.appointments import NOSHOW, OPEN_STATES, PENDING, PROPOSED, AppointmentChanged
+from hub.domain.appointments import CANCELLED, NOSHOW, OPEN_STATES, PENDING, PROPOSED, AppointmentChanged
 from hub.domain.errors import Conflict, Invalid, NotFound
 from hub.domain.follow_up_links import LinkRefused
 from hub.domain.follow_up_models import FollowUpCallback, FollowUpItem
@@ -22,6 +22,7 @@ A = Appointment.__table__
 AE = AppointmentEvent.__table__
 FI = FollowUpItem.__table__
 CB = FollowUpCallback.__table__
+REBOOKABLE = (NOSHOW, CANCELLED)  # a follow-up the patient may book again through its link
 TOO_LATE = ("Lịch hẹn đã bắt đầu hoặc đã qua: vui lòng gọi đường dây nóng / the appointment has begun or is over: "
             "please call the hotline")
 
@@ -42,11 +43,10 @@ class PatientReplies:
         now = self.clock.now()
         started = datetime.fromisoformat(view["slot_start"]) <= now
         is_open = view["status"] in OPEN_STATES and not started
-        with self.db.read() as tx:
-            rebooked_id = tx.execute(select(CB.c.rebooked_id).where(CB.c.appointment_id == appointment_id)).scalar()
+        rebooked_id = self._rebooked_id(appointment_id)
         rebooked_token = self.token_for(self._view(rebooked_id)) if rebooked_id is not None else None
         return {"appointment": view, "expires": expires.isoformat(), "can_confirm": is_open,
-                "can_change": is_open, "can_rebook": view["status"] == NOSHOW and rebooked_id is None
+                "can_change": is_open, "can_rebook": view["status"] in REBOOKABLE and rebooked_id is None
                 and view["kind"] == "follow_up", "rebooked_token": rebooked_token}
 
     def token_for(self, view: dict[str, Any]) -> str:
@@ -108,25 +108,38 @@ class PatientReplies:
         """A missed follow-up booked again by the patient: the call-back item is resolved as rebooked."""
         appointment_id, _ = self.follow_ups.links.read(token)
         view = self._view(appointment_id)
-        item = self.follow_ups.callbacks.of_appointment(appointment_id)
-        if view["status"] != NOSHOW or item is None or item["state"] == "resolved":
+        if (view["status"] not in REBOOKABLE or view["kind"] != "follow_up"
+                or self._rebooked_id(appointment_id) is not None):
             raise Conflict("not_rebookable", "Lịch hẹn này không thể đặt lại qua link / this appointment cannot be "
                                              "booked again through the link")
         self._check_window(view, slot_start)
-        done = self.follow_ups.callbacks.log_call(item["id"], outcome="rebooked", actor=self._actor(view),
-                                                  note="bệnh nhân tự đặt lại qua link / rebooked by the patient",
-                                                  slot_start=slot_start, doctor=doctor, is_call=False)
-        return done["rebooked"]
+        item = self.follow_ups.callbacks.of_appointment(appointment_id)
+        if item is not None:  # a missed one on the call-back list leaves it, rebooked
+            done = self.follow_ups.callbacks.log_call(item["id"], outcome="rebooked", actor=self._actor(view),
+                                                      note="bệnh nhân tự đặt lại qua link / rebooked by the patient",
+                                                      slot_start=slot_start, doctor=doctor, is_call=False)
+            return done["rebooked"]
+        return self.follow_ups.book_again(appointment_id, slot_start, actor=self._actor(view), channel="portal",
+                                          doctor=doctor)
+
+    def _rebooked_id(self, appointment_id: int) -> int | None:
+        """The appointment that took this one's place (booked again after it was missed or cancelled)."""
+        with self.db.read() as tx:
+            found = tx.execute(select(CB.c.rebooked_id).where(CB.c.appointment_id == appointment_id)).scalar()
+            if found is None:
+                found = tx.execute(select(FI.c.appointment_id).where(FI.c.replaces_id == appointment_id)
+                                   .order_by(FI.c.appointment_id.desc()).limit(1)).scalar()
+            return found
 
     # ------------------------------------------------------------------ helpers
     def _window(self, view: dict[str, Any]) -> tuple[date, date]:
         """Days the patient may choose: around the appointment, or from tomorrow after a missed one."""
         reach = self.follow_ups.settings.reschedule_days
         today = self.follow_ups.today()
-        if view["status"] == NOSHOW:
+        day = date.fromisoformat(view["day"])
+        if view["status"] == NOSHOW or day < today:
             first = today + timedelta(days=1)
             return first, first + timedelta(days=2 * reach)
-        day = date.fromisoformat(view["day"])
         return max(today, day - timedelta(days=reach)), min(day + timedelta(days=reach),
                                                             today + timedelta(days=BOOKING_HORIZON_DAYS))
 

@@ -6,8 +6,9 @@ An order is a series (one follow-up is a series of one): K follow-ups every N da
 nearest to the wanted date (staff may name another slot). Its place in the series, and its
 confirmation message, commit with the booking. Appointment events from anywhere (reception, the
 patient's link, the check-in, the no-show job) re-plan reminders, open call-back items and continue
-series. Messages are in `follow_up_messages`, the call-back list in `follow_up_callbacks`, the
-patient's link page in `follow_up_replies`, the figures in `follow_up_analysis`.
+series. The slot search is in `follow_up_slots`, messages in `follow_up_messages`, the call-back list
+in `follow_up_callbacks`, the patient's link page in `follow_up_replies`, the figures in
+`follow_up_analysis`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from hub.domain.follow_up_links import FollowUpLinks
 from hub.domain.follow_up_messages import FollowUpMessages
 from hub.domain.follow_up_models import FollowUpItem, FollowUpSeries
 from hub.domain.follow_up_replies import PatientReplies
+from hub.domain.follow_up_slots import SlotFinder
 from hub.domain.journey_models import Appointment, Doctor, VisitIntake
 from hub.domain.models import Patient, Visit
 from hub.domain.notifications import NotificationService
@@ -58,14 +60,6 @@ VI = VisitIntake.__table__
 MODES = ("next", "all")  # book each when the previous is fulfilled / book all now
 PLAN_JOB, NO_SHOW_JOB = "followups.plan", "followups.no_shows"
 SYSTEM = "system:follow-ups"
-
-
-def spiral(reach: int) -> Iterator[int]:
-    """0, 1, -1, 2, -2, ... reach, -reach: days from the wanted one, later first on a tie."""
-    yield 0
-    for step in range(1, reach + 1):
-        yield step
-        yield -step
 
 
 def series_view(row: Any) -> dict[str, Any]:
@@ -88,6 +82,7 @@ class FollowUpService:
         self.booking = booking
         self.tz = clinic.site.tz
         self.links = FollowUpLinks(secret_key, clinic.site.public_url, clock)
+        self.slots = SlotFinder(booking.free_slots, self.today, self.settings.search_days)
         self.messages = FollowUpMessages(db, clinic, outbox, self.links, clock)
         self.callbacks = CallbackList(self)
         self.replies = PatientReplies(self)
@@ -188,31 +183,10 @@ class FollowUpService:
 
     # ================================================================== finding and taking slots
     def nearest_slots(self, doctor: str, wanted: date, at: time | None = None) -> Iterator[dict[str, Any]]:
-        """The doctor's free slots, nearest to the wanted date first, then nearest to `at` (else earliest)."""
-        today = self.today()
-        horizon = today + timedelta(days=BOOKING_HORIZON_DAYS)
-        for offset in spiral(self.settings.search_days):
-            day = wanted + timedelta(days=offset)
-            if day <= today or day > horizon:
-                continue
-            slots = self.booking.free_slots(day, doctor=doctor)
-            if at is not None:
-                minutes = at.hour * 60 + at.minute
-                slots.sort(key=lambda s: (abs(int(s["time"][:2]) * 60 + int(s["time"][3:]) - minutes), s["start"]))
-            yield from slots
+        return self.slots.nearest(doctor, wanted, at)
 
     def options(self, doctor: str, wanted: date, *, days: int = 3, at: time | None = None) -> dict[str, Any]:
-        """What staff choose from: the suggested slot and the free slots of the days around the date."""
-        suggested = next(self.nearest_slots(doctor, wanted, at), None)
-        today = self.today()
-        around = []
-        for offset in range(-days, days + 1):
-            day = wanted + timedelta(days=offset)
-            if today < day <= today + timedelta(days=BOOKING_HORIZON_DAYS):
-                slots = self.booking.free_slots(day, doctor=doctor)
-                if slots:
-                    around.append({"day": day.isoformat(), "slots": slots})
-        return {"doctor": doctor, "wanted": wanted.isoformat(), "suggested": suggested, "days": around}
+        return self.slots.options(doctor, wanted, days=days, at=at)
 
     def _book_near(self, series: Any, seq: int, wanted: date, at: time | None, *, actor: str, channel: str,
                    replaces_id: int | None = None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from flask_socketio import SocketIO, emit, join_room
 from hub import protocol as p
 from hub.api.auth import SESSION_RESOLVER
 from hub.core import Hub
+from hub.domain.appointments import AppointmentChanged
 from hub.domain.devices import DeviceAlert, DeviceChanged
 from hub.domain.errors import DomainError
 from hub.domain.events import CounterChanged, QueueChanged, TicketCalled, TicketChanged, TicketIssued
@@ -55,6 +56,7 @@ def room_patient(code: str) -> str:
 
 
 ROOM_DEVICES = "devices"
+ROOM_APPOINTMENTS = "appointments"  # staff pages listing bookings (reception, call-back list)
 DEVICE_VIEWERS = ("nurse", "reception", "doctor", "lab", "cashier", "admin")
 
 
@@ -93,6 +95,7 @@ class SocketRooms:
         hub.bus.subscribe(DeviceAlert, self.on_device_alert)
         hub.bus.subscribe(PatientMessageCreated, self.on_patient_message)
         hub.bus.subscribe(OrderEvent, self.on_order)
+        hub.bus.subscribe(AppointmentChanged, self.on_appointment)
         hub.closers.append(self.stop)
 
     # ------------------------------------------------------------------ subscriptions
@@ -108,13 +111,17 @@ class SocketRooms:
     def _subscription(self, message: Any) -> tuple[dict[str, Any], str]:
         if not isinstance(message, dict) or not message:
             raise DomainError("bad_subscribe", "subscribe with {board}, {counter}, {service} or {ticket, token}")
-        kinds = [k for k in ("board", "counter", "service", "ticket", "devices", "patient") if k in message]
+        kinds = [k for k in ("board", "counter", "service", "ticket", "devices", "patient", "appointments")
+                 if k in message]
         if len(kinds) != 1 or set(message) - {kinds[0], "token"}:
             raise DomainError("bad_subscribe", "subscribe to exactly one of board, counter, service, ticket")
         kind, value = kinds[0], message[kinds[0]]
         if kind == "devices":
             self._require_staff(message.get("token"))
             return {"kind": "devices", "devices": self.hub.devices.list()}, ROOM_DEVICES
+        if kind == "appointments":
+            self._require_staff(message.get("token"))
+            return {"kind": "appointments", "server_time": self.hub.clock.now().isoformat()}, ROOM_APPOINTMENTS
         if kind == "patient":
             # A portal page follows one patient's in-app messages with the token the portal gave it.
             token = message.get("token")
@@ -294,6 +301,14 @@ class SocketRooms:
             rooms.append(room_counter(order["ordering_counter"]))
         message = {k: order.get(k) for k in ("id", "service", "status", "ordering_counter")}
         self.socketio.emit(p.SIO_ORDER, {"order": message, "action": event.action}, to=rooms)
+
+    def on_appointment(self, event: AppointmentChanged) -> None:
+        """A booking changed (booked, moved, cancelled, confirmed by the patient...): staff lists refetch it."""
+        appointment = event.appointment
+        message = {k: appointment.get(k) for k in ("id", "code", "status", "kind", "service", "doctor", "day",
+                                                     "time", "slot_start")}
+        self.socketio.emit(p.SIO_APPOINTMENT, {"appointment": message, "action": event.action},
+                           to=ROOM_APPOINTMENTS)
 
     def on_patient_message(self, event: PatientMessageCreated) -> None:
         self.socketio.emit(p.SIO_INBOX, {"message": event.message}, to=room_patient(event.patient_code))

@@ -15,9 +15,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from hub.api.hub_access import current_hub
 from hub.domain.errors import DomainError
 from hub.domain.follow_up_links import LinkRefused
+from hub.web.auth import csrf
 from hub.web.i18n import current_lang, tr
 
 bp = Blueprint("follow_up_links", __name__, url_prefix="/f")
+# No form token: the signed token in the path is the patient's secret, so another site cannot forge
+# these requests anyway, and a form token would expire on a page left open on the phone.
+csrf.exempt(bp)
 
 
 def _local(message: str) -> str:
@@ -27,9 +31,9 @@ def _local(message: str) -> str:
 
 
 def _refused(exc: LinkRefused):  # type: ignore[no-untyped-def]
-    site = current_hub().config.site
-    return render_template("follow_up_link_refused.html", site=site, code=exc.code, status=exc.status,
-                           message=_local(exc.message)), exc.status
+    config = current_hub().config
+    return render_template("follow_up_link_refused.html", site=config.site, code=exc.code, status=exc.status,
+                           message=_local(exc.message), hotline=config.notifications.hotline), exc.status
 
 
 @bp.get("/<token>")

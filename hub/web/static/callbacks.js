@@ -38,7 +38,7 @@
           radio.name = "slot_start";
           radio.value = slot.start;
           label.appendChild(radio);
-          label.appendChild(document.createTextNode(" " + slot.time + " (" + slot.free + ")"));
+          label.appendChild(document.createTextNode(" " + slot.time + " · " + L.free.replace("{n}", slot.free)));
           slotsBox.appendChild(label);
         });
       })

@@ -296,6 +296,14 @@
   }
 
   $("today-refresh").addEventListener("click", loadToday);
+  // A booking changed anywhere (another desk, the doctor, a patient's link): today's list refetches it.
+  if (window.io) {
+    var socket = io({ transports: ["websocket", "polling"] });
+    socket.on("connect", function () { socket.emit("subscribe", { appointments: true }); });
+    socket.on("appointment", function (m) {
+      if (m.appointment && m.appointment.day === config.today) { loadToday(); }
+    });
+  }
   $("book-day").value = config.tomorrow;
   fillDoctors($("walkin-doctor"), $("walkin-service").value, "—");
   if ($("book-service").value) { fillDoctors($("book-doctor"), $("book-service").value, L.any_doctor); }
