@@ -816,3 +816,15 @@ def test_counter_rows_match_the_configuration(engine: Engine, clinic: ClinicConf
         codes = set(connection.execute(select(Counter.code).where(Counter.active.is_(True))).scalars())
     assert codes == {c.code for c in clinic.counters}
     assert [c["code"] for c in queue.counters()] == [c.code for c in clinic.counters]
+
+
+@pytest.mark.parametrize(("priority", "carried"), [("booked", "normal"), ("returning", "normal"),
+                                                   ("elderly", "elderly"), ("normal", "normal")])
+def test_a_transfer_keeps_the_patients_class_but_not_a_place_earned_in_the_line(
+        engine: Engine, clock: VirtualClock, priority: str, carried: str) -> None:
+    queue, _bus = engine
+    slot = clock.now() + timedelta(minutes=10) if priority == "booked" else None
+    queue.issue("kham-noi", priority=priority, slot_at=slot)
+    queue.call_next("p101", actor=NURSE)
+    queue.start("p101", actor=NURSE)
+    assert queue.transfer("p101", "thu-ngan", actor=NURSE)["priority"] == carried

@@ -350,7 +350,8 @@ class QueueMachine(RuleBasedStateMachine):
             self.expect_conflict(lambda: self.queue.transfer(counter, to_service, actor="test"))
             return
         new = self.queue.transfer(counter, to_service, actor="test")
-        assert new["transferred_from"] == current.id and new["priority"] == current.priority
+        carried = "normal" if current.priority in ("booked", "returning") else current.priority
+        assert new["transferred_from"] == current.id and new["priority"] == carried
         event("transfer")
         self.release(counter, p.TRANSFERRED)
         self.record_issued(new)

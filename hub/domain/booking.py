@@ -44,6 +44,7 @@ from hub.domain.errors import Conflict, Invalid, NotFound
 from hub.domain.events import EventBus, TicketChanged
 from hub.domain.intake import intake_view, record_intake, todays_visit
 from hub.domain.journey_models import Appointment, AppointmentEvent, Doctor
+from hub.domain.models import Ticket
 from hub.domain.patient_registry import PatientRegistry
 from hub.domain.queueing import QueueService
 from hub.domain.schedules import ScheduleBook
@@ -54,9 +55,12 @@ log = logging.getLogger(__name__)
 A = Appointment.__table__
 AE = AppointmentEvent.__table__
 D = Doctor.__table__
+T = Ticket.__table__
 EARLY_CHECK_IN_MINUTES = 60  # a booked patient may check in this long before the slot
 MAX_CODE_ATTEMPTS = 6
 BOOKED_PRIORITY = "booked"
+# A patient sent from the exam to these services comes back to the doctor with the results.
+ROUND_TRIP_KINDS = ("lab", "imaging")
 
 
 class BookingService:
@@ -384,8 +388,12 @@ class BookingService:
         return view
 
     def _on_ticket_changed(self, event: TicketChanged) -> None:
-        """An arrived appointment is fulfilled when a ticket of its visit finishes in its service."""
-        if event.action != "finish" or not event.ticket.get("visit_id"):
+        """An arrived appointment is fulfilled when the patient's exam in its service is over: a ticket of
+        its visit finishes there, or is transferred from there to a service other than lab or imaging (the
+        doctor sends the patient on to the cashier, the pharmacy, another speciality)."""
+        if event.action not in ("finish", "transfer") or not event.ticket.get("visit_id"):
+            return
+        if event.action == "transfer" and not self._moved_on(event.ticket["visit_id"], event.ticket["id"]):
             return
         with self.db.read() as connection:
             codes = connection.execute(select(A.c.code).where(
@@ -396,6 +404,16 @@ class BookingService:
                 self.fulfil(code, actor="system")
             except Conflict:
                 pass  # fulfilled meanwhile by another path
+
+    def _moved_on(self, visit_id: int, ticket_id: int) -> bool:
+        """Whether a transferred ticket sent the patient on for good (not on a lab or imaging round trip)."""
+        with self.db.read() as connection:  # by visit first: tickets.visit_id is indexed
+            service_id = connection.execute(select(T.c.service_id).where(
+                T.c.visit_id == visit_id, T.c.transferred_from_id == ticket_id).order_by(T.c.id).limit(1)).scalar()
+        if service_id is None:
+            return False
+        target = self.clinic.service(self.queue.service_code(service_id))
+        return target is not None and target.kind not in ROUND_TRIP_KINDS
 
     # ================================================================== reading
     def get(self, code: str) -> dict[str, Any]:

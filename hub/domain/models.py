@@ -158,6 +158,8 @@ class Ticket(Base):
     first_called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     call_count: Mapped[int] = mapped_column(Integer, default=0)
+    # When the current status began (the open period of the log); saves reading the log on every change.
+    status_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     served_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from hub import protocol as p
 from hub.config import ClinicConfig, CounterConfig, ServiceConfig
 from hub.db import Database, upsert
+from hub.db_fast import execute as fast
 from hub.domain import calling_policy as policy
 from hub.domain.clock import Clock, local_day, to_ms
 from hub.domain.errors import Conflict, Invalid, NotFound
@@ -59,6 +60,7 @@ TICKET_COLUMNS = (
     T.c.visit_id, T.c.counter_id, T.c.queue_key_ms, T.c.issued_at, T.c.first_called_at,
     T.c.last_called_at, T.c.call_count, T.c.served_at, T.c.finished_at, T.c.slot_at, T.c.offline,
     T.c.transferred_from_id, T.c.estimate_p50_min, T.c.estimate_p90_min, T.c.note, T.c.source_device,
+    T.c.status_since,
 )
 
 # Statements of the hot paths, built once with bound parameters: SQLAlchemy then skips building and
@@ -66,10 +68,11 @@ TICKET_COLUMNS = (
 # their SET columns from the parameter names; "b_" names are the WHERE values.
 _TICKET_BY_ID = select(*TICKET_COLUMNS).where(T.c.id == bindparam("b_ticket"))
 _UPDATE_TICKET = update(T).where(T.c.id == bindparam("b_ticket"))
-_RECALL_TICKET = _UPDATE_TICKET.values(call_count=T.c.call_count + 1)
+_RECALL_TICKET = _UPDATE_TICKET.values(call_count=T.c.call_count + 1).returning(*TICKET_COLUMNS)
 _CLAIM_TICKET = update(T).where(T.c.id == bindparam("b_ticket"), T.c.status == p.WAITING).values(
-    first_called_at=func.coalesce(T.c.first_called_at, bindparam("b_now", type_=T.c.first_called_at.type)))
-_INSERT_TICKET = insert(T).returning(T.c.id)
+    first_called_at=func.coalesce(T.c.first_called_at, bindparam("b_now", type_=T.c.first_called_at.type))
+).returning(*TICKET_COLUMNS)
+_INSERT_TICKET = insert(T).returning(*TICKET_COLUMNS)
 _INSERT_VISIT = insert(Visit).returning(Visit.id)
 _SEQUENCES = TicketSequence.__table__
 _ADVANCE_SEQUENCE = update(_SEQUENCES).where(
@@ -78,10 +81,14 @@ _ADVANCE_SEQUENCE = update(_SEQUENCES).where(
 _INSERT_TRANSITION = insert(TT)
 _INSERT_AUDIT = insert(AuditEntry)
 _PERIOD_START = select(TT.c.at).where(TT.c.ticket_id == bindparam("b_ticket")).order_by(TT.c.id.desc()).limit(1)
-_COUNTER_BY_CODE = select(C).where(C.c.code == bindparam("b_code"))
-_COUNTER_BY_CODE_LOCKED = _COUNTER_BY_CODE.with_for_update()
+# A counter with its current ticket in one read: every key press starts with both.
+_CURRENT_PREFIX = "t_"
+_COUNTER_BY_CODE = select(C, *(c.label(_CURRENT_PREFIX + c.name) for c in TICKET_COLUMNS)).select_from(
+    C.outerjoin(T, T.c.id == C.c.current_ticket_id)).where(C.c.code == bindparam("b_code"))
+_COUNTER_BY_CODE_LOCKED = _COUNTER_BY_CODE.with_for_update(of=C)
 _COUNTER_BY_ID = select(C).where(C.c.id == bindparam("b_counter"))
 _UPDATE_COUNTER = update(C).where(C.c.id == bindparam("b_counter"))
+_SET_CURRENT = _UPDATE_COUNTER.returning(*C.c)
 # A counter and its current ticket in one query (what its LED and the boards show).
 _COUNTER_WITH_TICKET = select(
     C, T.c.number.label("t_number"), T.c.status.label("t_status"), T.c.last_called_at.label("t_last_called_at"),
@@ -89,9 +96,9 @@ _COUNTER_WITH_TICKET = select(
     T.c.call_count.label("t_call_count"),
 ).select_from(C.outerjoin(T, T.c.id == C.c.current_ticket_id)).where(C.c.id == bindparam("b_counter"))
 _WAITING_IN_SERVICE = (T.c.service_id == bindparam("b_service"), T.c.day == bindparam("b_day"), T.c.status == p.WAITING)
-_LINE_HEAD = select(T.c.id, T.c.priority, T.c.queue_key_ms, T.c.issued_at).where(
+_LINE_HEAD = select(T.c.id, T.c.priority, T.c.queue_key_ms, T.c.issued_at, T.c.status_since).where(
     *_WAITING_IN_SERVICE).order_by(T.c.queue_key_ms, T.c.id).limit(1)
-_LINE_OLDEST_NORMAL = select(T.c.id, T.c.priority, T.c.queue_key_ms, T.c.issued_at).where(
+_LINE_OLDEST_NORMAL = select(T.c.id, T.c.priority, T.c.queue_key_ms, T.c.issued_at, T.c.status_since).where(
     *_WAITING_IN_SERVICE, T.c.priority == policy.NORMAL).order_by(T.c.queue_key_ms, T.c.id).limit(1)
 _COUNT_AHEAD_OF_KEY = select(func.count()).select_from(T).where(
     *_WAITING_IN_SERVICE, T.c.queue_key_ms <= bindparam("b_key"))
@@ -121,6 +128,7 @@ class _Claimed:
 
     id: int
     status: str
+    status_since: datetime | None
 
 
 @dataclass
@@ -246,14 +254,16 @@ class QueueService:
         self.bus.publish_all(coalesce(events))
 
     def _audit(self, txn: _Txn, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
-        txn.connection.execute(_INSERT_AUDIT, {"at": txn.now, "actor": actor[:64], "action": action,
+        fast(txn.connection, _INSERT_AUDIT, {"at": txn.now, "actor": actor[:64], "action": action,
                                                "subject": subject[:64], "detail": detail})
 
     def _transition(self, txn: _Txn, ticket: Any, to_status: str, actor: str, counter_id: int | None,
                     reason: str | None = None) -> None:
         """Append the log row that closes the ticket's current period and opens the next."""
-        opened = txn.connection.execute(_PERIOD_START, {"b_ticket": ticket.id}).scalar_one()
-        txn.connection.execute(_INSERT_TRANSITION, {
+        opened = getattr(ticket, "status_since", None)
+        if opened is None:  # a ticket from before status_since was kept: read its log
+            opened = fast(txn.connection, _PERIOD_START, {"b_ticket": ticket.id}).scalar_one()
+        fast(txn.connection, _INSERT_TRANSITION, {
             "ticket_id": ticket.id, "from_status": ticket.status, "to_status": to_status, "started_at": opened,
             "at": txn.now, "duration_ms": max(to_ms(txn.now) - to_ms(opened), 0), "counter_id": counter_id,
             "actor": actor[:64], "reason": reason})
@@ -293,25 +303,26 @@ class QueueService:
         if seq is None:
             seq = self._take_number(connection, service_id, day)
         if visit_id is None:
-            visit_id = connection.execute(_INSERT_VISIT, {"patient_id": patient_id, "day": day,
+            visit_id = fast(connection, _INSERT_VISIT, {"patient_id": patient_id, "day": day,
                                                           "started_at": arrival}).scalar_one()
         head_start = self.rules.head_start_minutes[priority]
         key = policy.queue_key_ms(to_ms(arrival), head_start, to_ms(slot_at) if slot_at else None)
         ahead = self._count_ahead(connection, service_id, day, key, None)
         estimate = self.forecast(connection, cfg.code, txn.now).for_position(ahead, priority)
-        ticket_id = connection.execute(_INSERT_TICKET, dict(
+        inserted = fast(connection, _INSERT_TICKET, dict(
             service_id=service_id, day=day, seq=seq, number=p.ticket_number(cfg.prefix, seq),
             priority=priority, source=source, source_device=source_device, status=p.WAITING,
-            visit_id=visit_id, queue_key_ms=key, issued_at=arrival, call_count=0, slot_at=slot_at,
+            visit_id=visit_id, queue_key_ms=key, issued_at=arrival, status_since=arrival, call_count=0,
+            slot_at=slot_at,
             offline=offline, idempotency_key=idempotency_key, note=note,
             transferred_from_id=transferred_from_id, appointment_id=appointment_id,
             estimate_p50_min=estimate.p50_minutes if estimate else None,
             estimate_p90_min=estimate.p90_minutes if estimate else None,
-        )).scalar_one()
-        connection.execute(_INSERT_TRANSITION, dict(
-            ticket_id=ticket_id, from_status=None, to_status=p.WAITING, started_at=arrival, at=arrival,
+        )).one()
+        fast(connection, _INSERT_TRANSITION, dict(
+            ticket_id=inserted.id, from_status=None, to_status=p.WAITING, started_at=arrival, at=arrival,
             duration_ms=0, actor=actor[:64], reason=source))
-        view = self._view(connection, self._load(connection, ticket_id), txn.now, ahead=ahead, estimate=estimate)
+        view = self._view(connection, inserted, txn.now, ahead=ahead, estimate=estimate)
         if priority != policy.NORMAL:
             self._count_arrival(service_id, priority, to_ms(arrival), to_ms(txn.now))
         txn.events += [TicketIssued(view), QueueChanged(cfg.code)]
@@ -321,7 +332,7 @@ class QueueService:
         """Advance the (service, day) sequence by `block` and return the first number taken."""
         # After the day's first ticket the row exists and a plain UPDATE (row-locking, and cacheable, which
         # SQLAlchemy's ON CONFLICT is not) does the job; the upsert covers the first ticket of the day.
-        last = connection.execute(_ADVANCE_SEQUENCE, {"b_service": service_id, "b_day": day, "b_block": block}).scalar()
+        last = fast(connection, _ADVANCE_SEQUENCE, {"b_service": service_id, "b_day": day, "b_block": block}).scalar()
         if last is None:
             statement = upsert(connection, TicketSequence.__table__,
                                {"service_id": service_id, "day": day, "last_seq": block},
@@ -352,9 +363,10 @@ class QueueService:
             if current is not None and current.status == p.CALLED:
                 if current.call_count - 1 < self.clinic.queue.recalls_before_no_show:
                     return self._recall(txn, row, current, actor)
-                self._end_call(txn, row, current, p.NO_SHOW, actor, "no answer after recalls")
+                self._end_call(txn, row, current, p.NO_SHOW, actor, "no answer after recalls", clear_counter=False)
             elif current is not None and current.status in (p.SERVING, p.ON_HOLD):
-                self._finish(txn, row, current, actor)
+                self._finish(txn, row, current, actor, clear_counter=False)
+            # The counter's current ticket is set once, to the ticket called now (or to none).
             return self._call_best(txn, row, actor)
 
     def call_ticket(self, counter: str, ticket_id: int, *, actor: str) -> dict[str, Any]:
@@ -389,12 +401,13 @@ class QueueService:
         with self._transaction() as txn:
             row = self._lock_counter(txn, counter)
             current = self._require_current(txn, row, (p.CALLED,), "start")
-            txn.connection.execute(_UPDATE_TICKET, {"b_ticket": current.id, "status": p.SERVING, "served_at": txn.now})
+            fast(txn.connection, _UPDATE_TICKET, {"b_ticket": current.id, "status": p.SERVING, "served_at": txn.now,
+                                                    "status_since": txn.now})
             self._transition(txn, current, p.SERVING, actor, row.id)
             walked = (to_ms(txn.now) - to_ms(current.last_called_at or txn.now)) / 60_000
             self.times.record_call_outcome(txn.connection, current.service_id, False, walked, txn.now)
             return self._changed(txn, row, current.id, current.status, "start",
-                                 _updated(current, status=p.SERVING, served_at=txn.now))
+                                 _updated(current, status=p.SERVING, served_at=txn.now, status_since=txn.now))
 
     def finish(self, counter: str, *, actor: str) -> dict[str, Any]:
         with self._transaction() as txn:
@@ -420,15 +433,17 @@ class QueueService:
             current = self._require_current(txn, row, (p.SERVING,), "transfer")
             if self._service_ids[target.code] == current.service_id:
                 raise Conflict("same_service", "transfer to the service the ticket is already in")
-            txn.connection.execute(_UPDATE_TICKET, {"b_ticket": current.id, "status": p.TRANSFERRED,
-                                                    "finished_at": txn.now})
+            fast(txn.connection, _UPDATE_TICKET, {"b_ticket": current.id, "status": p.TRANSFERRED,
+                                                    "finished_at": txn.now, "status_since": txn.now})
             self._transition(txn, current, p.TRANSFERRED, actor, row.id, f"to {target.code}")
             self._learn_service(txn, row, current)
             self._set_current(txn, row, None)
-            done = self._view(txn.connection, _updated(current, status=p.TRANSFERRED, finished_at=txn.now), txn.now)
+            done = self._view(txn.connection, _updated(current, status=p.TRANSFERRED, finished_at=txn.now,
+                                                       status_since=txn.now), txn.now)
             txn.events += [TicketChanged(done, current.status, "transfer"), QueueChanged(done["service"])]
             # One transaction: the patient is never out of one line without being in the next.
-            return self._issue(txn, target, priority=priority or current.priority, source="transfer",
+            return self._issue(txn, target, priority=priority or _carried_priority(current.priority),
+                               source="transfer",
                                visit_id=current.visit_id, note=note, transferred_from_id=current.id, actor=actor)
 
     def return_late(self, ticket_id: int, *, actor: str) -> dict[str, Any]:
@@ -450,7 +465,7 @@ class QueueService:
                 # returner's older id would pass them: go just past the K-th ticket's key instead.
                 key = keys[behind - 1] + 1
             returned = txn.connection.execute(update(T).where(T.c.id == ticket.id, T.c.status == p.NO_SHOW).values(
-                status=p.WAITING, queue_key_ms=key, counter_id=None))
+                status=p.WAITING, queue_key_ms=key, counter_id=None, status_since=txn.now))
             if returned.rowcount != 1:  # another hub process returned it since we read it
                 raise Conflict("illegal_transition", f"{ticket.number} has just been returned to the line")
             self._transition(txn, ticket, p.WAITING, actor, None, "late return")
@@ -465,7 +480,7 @@ class QueueService:
                 raise Conflict("illegal_transition",
                                f"{ticket.number} is {ticket.status}: only waiting tickets can be cancelled")
             cancelled = txn.connection.execute(update(T).where(T.c.id == ticket.id, T.c.status == p.WAITING)
-                                               .values(status=p.CANCELLED, finished_at=txn.now))
+                                               .values(status=p.CANCELLED, finished_at=txn.now, status_since=txn.now))
             if cancelled.rowcount != 1:  # a counter called it since we read it
                 raise Conflict("illegal_transition", f"{ticket.number} has just been called: too late to cancel")
             self._transition(txn, ticket, p.CANCELLED, actor, None, reason)
@@ -494,7 +509,8 @@ class QueueService:
                 raise Conflict("ticket_called",
                                f"{current.number} is being called: start, recall or mark no-show first")
             if current is not None and current.status == p.SERVING:
-                txn.connection.execute(update(T).where(T.c.id == current.id).values(status=p.ON_HOLD))
+                txn.connection.execute(update(T).where(T.c.id == current.id).values(status=p.ON_HOLD,
+                                                                                    status_since=txn.now))
                 self._transition(txn, current, p.ON_HOLD, actor, row.id, reason)
                 view = self._view(txn.connection, self._load(txn.connection, current.id), txn.now)
                 txn.events.append(TicketChanged(view, current.status, "hold"))
@@ -521,7 +537,8 @@ class QueueService:
     def _resume(self, txn: _Txn, row: Any, actor: str) -> dict[str, Any]:
         current = self._current(txn, row)
         if current is not None and current.status == p.ON_HOLD:
-            txn.connection.execute(update(T).where(T.c.id == current.id).values(status=p.SERVING))
+            txn.connection.execute(update(T).where(T.c.id == current.id).values(status=p.SERVING,
+                                                                                status_since=txn.now))
             self._transition(txn, current, p.SERVING, actor, row.id, "resume")
             view = self._view(txn.connection, self._load(txn.connection, current.id), txn.now)
             txn.events.append(TicketChanged(view, current.status, "unhold"))
@@ -529,7 +546,7 @@ class QueueService:
         return self._counter_view(txn.connection, row.id)
 
     def _set_counter_state(self, txn: _Txn, row: Any, state: str, reason: str | None, actor: str) -> None:
-        txn.connection.execute(_UPDATE_COUNTER, {"b_counter": row.id, "state": state, "pause_reason": reason,
+        fast(txn.connection, _UPDATE_COUNTER, {"b_counter": row.id, "state": state, "pause_reason": reason,
                                                   "state_since": txn.now})
         self._audit(txn, actor, f"counter_{state}", row.code, {"reason": reason} if reason else None)
         txn.events.append(CounterChanged(self._counter_view(txn.connection, row.id)))
@@ -544,20 +561,29 @@ class QueueService:
             self._resume(txn, row, actor)
         else:
             return row
-        return txn.connection.execute(_COUNTER_BY_ID, {"b_counter": row.id}).one()
+        return fast(txn.connection, _COUNTER_BY_ID, {"b_counter": row.id}).one()
 
     # ================================================================== internals of calling
     def _lock_counter(self, txn: _Txn, code: str) -> Any:
+        """The counter (locked on PostgreSQL) with its current ticket as `.current`."""
         self.counter_config(code)
         locked = txn.connection.dialect.name == "postgresql"
-        row = txn.connection.execute(_COUNTER_BY_CODE_LOCKED if locked else _COUNTER_BY_CODE, {"b_code": code}).first()
+        row = fast(txn.connection, _COUNTER_BY_CODE_LOCKED if locked else _COUNTER_BY_CODE, {"b_code": code}).first()
         if row is None:
             raise NotFound("unknown_counter", f"unknown counter '{code}'")
-        return row
+        fields = row._mapping
+        counter = SimpleNamespace(**{c.name: fields[c.name] for c in C.c})
+        counter.current = None
+        if row.current_ticket_id is not None:
+            counter.current = SimpleNamespace(**{c.name: fields[_CURRENT_PREFIX + c.name] for c in TICKET_COLUMNS})
+        return counter
 
     def _current(self, txn: _Txn, counter_row: Any) -> Any | None:
         if counter_row.current_ticket_id is None:
             return None
+        current = getattr(counter_row, "current", None)
+        if current is not None and current.id == counter_row.current_ticket_id:
+            return current
         return self._load(txn.connection, counter_row.current_ticket_id)
 
     def _require_current(self, txn: _Txn, row: Any, states: tuple[str, ...], action: str) -> Any:
@@ -570,42 +596,47 @@ class QueueService:
                            f"cannot {action} {current.number}: it is {current.status} (needs {' or '.join(states)})")
         return current
 
-    def _set_current(self, txn: _Txn, row: Any, ticket_id: int | None, streak: int | None = None) -> dict[str, Any]:
-        """Set the counter's current ticket; returns the counter's new view."""
-        values: dict[str, Any] = {"b_counter": row.id, "current_ticket_id": ticket_id}
+    def _set_current(self, txn: _Txn, row: Any, ticket: Any | None, streak: int | None = None) -> dict[str, Any]:
+        """Make `ticket` (a ticket row, or None) the counter's current one; returns the counter's new view."""
+        values: dict[str, Any] = {"b_counter": row.id, "current_ticket_id": ticket.id if ticket else None}
         if streak is not None:
             values["priority_streak"] = streak
-        txn.connection.execute(_UPDATE_COUNTER, values)
-        counter_view = self._counter_view(txn.connection, row.id)
+        counter = fast(txn.connection, _SET_CURRENT, values).one()
+        counter_view = self._counter_view_of(counter, ticket)
         txn.events.append(CounterChanged(counter_view))
         return counter_view
 
     def _counter_service_ids(self, code: str) -> list[int]:
         return [self._service_ids[s] for s in self.counter_config(code).services]
 
-    def _lines(self, txn: _Txn, row: Any) -> list[policy.ServiceLine]:
+    def _lines(self, txn: _Txn, row: Any, since: dict[int, datetime]) -> list[policy.ServiceLine]:
+        """The counter's lines in its service order; `since` gets each candidate's waiting-since time."""
         day = local_day(txn.now, self.tz)
         want_normal = row.priority_streak >= self.rules.max_consecutive_priority
         lines = []
         for service_id in self._counter_service_ids(row.code):
             where = {"b_service": service_id, "b_day": day}
-            head = txn.connection.execute(_LINE_HEAD, where).first()
+            head = fast(txn.connection, _LINE_HEAD, where).first()
             oldest = None
             if want_normal and head is not None:
-                oldest = txn.connection.execute(_LINE_OLDEST_NORMAL, where).first()
+                oldest = fast(txn.connection, _LINE_OLDEST_NORMAL, where).first()
             code = self._service_codes[service_id]
+            for candidate in (head, oldest):
+                if candidate is not None:
+                    since[candidate.id] = candidate.status_since
             lines.append(policy.ServiceLine(code, _candidate(head, code), _candidate(oldest, code)))
         return lines
 
     def _call_best(self, txn: _Txn, row: Any, actor: str) -> dict[str, Any] | None:
         for _ in range(MAX_CLAIM_ATTEMPTS):
-            chosen = policy.choose_next(self._lines(txn, row), row.priority_streak, to_ms(txn.now), self.rules)
+            since: dict[int, datetime] = {}
+            chosen = policy.choose_next(self._lines(txn, row, since), row.priority_streak, to_ms(txn.now), self.rules)
             if chosen is None:
                 if row.current_ticket_id is not None:
                     self._set_current(txn, row, None)
                 return None
             # The claim needs only the id and the status the ticket is claimed from, not the whole row.
-            ticket = _Claimed(chosen.ticket_id, p.WAITING)
+            ticket = _Claimed(chosen.ticket_id, p.WAITING, since.get(chosen.ticket_id))
             called = self._claim(txn, row, ticket, actor, policy.next_streak(row.priority_streak, chosen, self.rules))
             if called is not None:
                 return called
@@ -613,22 +644,23 @@ class QueueService:
 
     def _claim(self, txn: _Txn, row: Any, ticket: Any, actor: str, streak: int | None = None) -> dict[str, Any] | None:
         """Atomically move a waiting ticket to called at this counter; None if someone else got it."""
-        result = txn.connection.execute(_CLAIM_TICKET, {
+        claimed = fast(txn.connection, _CLAIM_TICKET, {
             "b_ticket": ticket.id, "b_now": txn.now, "status": p.CALLED, "counter_id": row.id, "call_count": 1,
-            "last_called_at": txn.now})
-        if result.rowcount != 1:
+            "last_called_at": txn.now, "status_since": txn.now}).first()
+        if claimed is None:
             return None
         self._transition(txn, ticket, p.CALLED, actor, row.id)
-        counter_view = self._set_current(txn, row, ticket.id, streak)
-        view = self._view(txn.connection, self._load(txn.connection, ticket.id), txn.now)
+        counter_view = self._set_current(txn, row, claimed, streak)
+        view = self._view(txn.connection, claimed, txn.now)
         txn.events += [self._call_event(txn, view, row, recall=False, counter_view=counter_view),
                        QueueChanged(view["service"])]
         return view
 
     def _recall(self, txn: _Txn, row: Any, current: Any, actor: str) -> dict[str, Any]:
-        txn.connection.execute(_RECALL_TICKET, {"b_ticket": current.id, "last_called_at": txn.now})
+        recalled = fast(txn.connection, _RECALL_TICKET, {"b_ticket": current.id, "last_called_at": txn.now,
+                                                           "status_since": txn.now}).one()
         self._transition(txn, current, p.CALLED, actor, row.id, "recall")
-        view = self._view(txn.connection, self._load(txn.connection, current.id), txn.now)
+        view = self._view(txn.connection, recalled, txn.now)
         txn.events.append(self._call_event(txn, view, row, recall=True))
         return view
 
@@ -639,22 +671,27 @@ class QueueService:
                             recall=recall, call_id=uuid.uuid4().hex[:16], at=txn.now.timestamp())
 
     def _end_call(self, txn: _Txn, row: Any, current: Any, status: str, actor: str,
-                  reason: str | None) -> dict[str, Any]:
-        txn.connection.execute(_UPDATE_TICKET, {"b_ticket": current.id, "status": status, "finished_at": txn.now})
+                  reason: str | None, clear_counter: bool = True) -> dict[str, Any]:
+        """`clear_counter`: False when the caller sets the counter's next ticket in the same transaction."""
+        fast(txn.connection, _UPDATE_TICKET, {"b_ticket": current.id, "status": status, "finished_at": txn.now,
+                                                "status_since": txn.now})
         self._transition(txn, current, status, actor, row.id, reason)
         minutes = (to_ms(txn.now) - to_ms(current.first_called_at or txn.now)) / 60_000
         self.times.record_call_outcome(txn.connection, current.service_id, True, minutes, txn.now)
-        self._set_current(txn, row, None)
+        if clear_counter:
+            self._set_current(txn, row, None)
         return self._changed(txn, row, current.id, current.status, status.replace("_", "-"),
-                             _updated(current, status=status, finished_at=txn.now))
+                             _updated(current, status=status, finished_at=txn.now, status_since=txn.now))
 
-    def _finish(self, txn: _Txn, row: Any, current: Any, actor: str) -> dict[str, Any]:
-        txn.connection.execute(_UPDATE_TICKET, {"b_ticket": current.id, "status": p.DONE, "finished_at": txn.now})
+    def _finish(self, txn: _Txn, row: Any, current: Any, actor: str, clear_counter: bool = True) -> dict[str, Any]:
+        fast(txn.connection, _UPDATE_TICKET, {"b_ticket": current.id, "status": p.DONE, "finished_at": txn.now,
+                                                "status_since": txn.now})
         self._transition(txn, current, p.DONE, actor, row.id)
         self._learn_service(txn, row, current)
-        self._set_current(txn, row, None)
+        if clear_counter:
+            self._set_current(txn, row, None)
         return self._changed(txn, row, current.id, current.status, "finish",
-                             _updated(current, status=p.DONE, finished_at=txn.now))
+                             _updated(current, status=p.DONE, finished_at=txn.now, status_since=txn.now))
 
     def _learn_service(self, txn: _Txn, row: Any, ticket: Any) -> None:
         if ticket.served_at is None:
@@ -674,7 +711,7 @@ class QueueService:
     def _load(self, connection: Connection, ticket_id: int) -> Any:
         if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
             raise Invalid("bad_ticket_id", "a ticket id is an integer")
-        row = connection.execute(_TICKET_BY_ID, {"b_ticket": ticket_id}).first()
+        row = fast(connection, _TICKET_BY_ID, {"b_ticket": ticket_id}).first()
         if row is None:
             raise NotFound("unknown_ticket", f"no ticket {ticket_id}")
         return row
@@ -682,8 +719,8 @@ class QueueService:
     def _count_ahead(self, connection: Connection, service_id: int, day: date, key: int, ticket_id: int | None) -> int:
         where = {"b_service": service_id, "b_day": day, "b_key": key}
         if ticket_id is None:
-            return connection.execute(_COUNT_AHEAD_OF_KEY, where).scalar_one()
-        return connection.execute(_COUNT_AHEAD_OF_TICKET, {**where, "b_ticket": ticket_id}).scalar_one()
+            return fast(connection, _COUNT_AHEAD_OF_KEY, where).scalar_one()
+        return fast(connection, _COUNT_AHEAD_OF_TICKET, {**where, "b_ticket": ticket_id}).scalar_one()
 
     def get_ticket(self, ticket_id: int) -> dict[str, Any]:
         self._ensure_ids()
@@ -741,24 +778,34 @@ class QueueService:
         }
 
     def _counter_view(self, connection: Connection, counter_id: int) -> dict[str, Any]:
-        row = connection.execute(_COUNTER_WITH_TICKET, {"b_counter": counter_id}).one()
-        cfg = self._counter_cfgs.get(row.code)
+        row = fast(connection, _COUNTER_WITH_TICKET, {"b_counter": counter_id}).one()
         ticket = None
         if row.current_ticket_id is not None:
-            since = row.t_served_at if row.t_status in (p.SERVING, p.ON_HOLD) else row.t_last_called_at
-            ticket = {"id": row.current_ticket_id, "number": row.t_number, "status": row.t_status,
-                      "service": self._service_codes[row.t_service_id], "priority": row.t_priority,
-                      "call_count": row.t_call_count, "since": since.isoformat() if since else None}
+            ticket = SimpleNamespace(id=row.current_ticket_id, number=row.t_number, status=row.t_status,
+                                     served_at=row.t_served_at, last_called_at=row.t_last_called_at,
+                                     service_id=row.t_service_id, priority=row.t_priority,
+                                     call_count=row.t_call_count)
+        return self._counter_view_of(row, ticket)
+
+    def _counter_view_of(self, counter: Any, ticket: Any | None) -> dict[str, Any]:
+        """What a counter shows (its LED, the boards): `ticket` is its current ticket row, or None."""
+        cfg = self._counter_cfgs.get(counter.code)
+        shown = None
+        if ticket is not None:
+            since = ticket.served_at if ticket.status in (p.SERVING, p.ON_HOLD) else ticket.last_called_at
+            shown = {"id": ticket.id, "number": ticket.number, "status": ticket.status,
+                     "service": self._service_codes[ticket.service_id], "priority": ticket.priority,
+                     "call_count": ticket.call_count, "since": since.isoformat() if since else None}
         return {
-            "code": row.code,
-            "name": row.name,
-            "name_en": row.name_en,
-            "zone": row.zone,
-            "state": row.state,
-            "pause_reason": row.pause_reason,
-            "state_since": row.state_since.isoformat() if row.state_since else None,
+            "code": counter.code,
+            "name": counter.name,
+            "name_en": counter.name_en,
+            "zone": counter.zone,
+            "state": counter.state,
+            "pause_reason": counter.pause_reason,
+            "state_since": counter.state_since.isoformat() if counter.state_since else None,
             "services": list(cfg.services) if cfg else [],
-            "ticket": ticket,
+            "ticket": shown,
         }
 
     def counters(self) -> list[dict[str, Any]]:
@@ -829,7 +876,7 @@ class QueueService:
         serving = self._serving[service]
         rows = {}
         if serving:
-            for row in connection.execute(_FORECAST_COUNTERS, {"b_service": service_id}):
+            for row in fast(connection, _FORECAST_COUNTERS, {"b_service": service_id}):
                 rows[row.code] = row
         earlier_work = self._earlier_work(connection, serving, service, now)
         earlier_share = self._earlier_share(connection, serving, service, now)
@@ -894,7 +941,7 @@ class QueueService:
                 continue
             cached = self._shares.get(cfg.code)
             if cached is None or cached[0] != minute:
-                calls = connection.execute(_RECENT_CALLS_BY_SERVICE, {
+                calls = fast(connection, _RECENT_CALLS_BY_SERVICE, {
                     "b_counter": self._counter_ids[cfg.code], "b_since": since}).all()
                 busy = {self._service_codes[sid]: count * self.times.service_time(
                     connection, sid, self._service_codes[sid]).mean for sid, count in calls}
@@ -938,9 +985,20 @@ class QueueService:
         return rates
 
 
+# A booked slot or a return from lab/imaging earned the place in *that* line; in the next service the
+# patient queues on their own class (elderly, child...) or as anyone else.
+PLACE_PRIORITIES = ("booked", "returning")
+
+
+def _carried_priority(priority: str) -> str:
+    """The priority a transferred patient keeps in the next service."""
+    return policy.NORMAL if priority in PLACE_PRIORITIES else priority
+
+
 def _updated(ticket: Any, **changes: Any) -> SimpleNamespace:
     """A loaded ticket row with the columns an UPDATE by its id has just set (all values known)."""
-    return SimpleNamespace(**{**ticket._mapping, **changes})
+    fields = ticket._mapping if hasattr(ticket, "_mapping") else vars(ticket)
+    return SimpleNamespace(**{**fields, **changes})
 
 
 def _candidate(row: Any | None, service: str) -> policy.Candidate | None:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Float, Integer, bindparam, case, func, litera
 
 from hub.config import ClinicConfig
 from hub.db import upsert
+from hub.db_fast import execute as fast
 from hub.domain.models import ServiceTimeStat
 
 MIN_ALPHA = 0.05
@@ -121,7 +122,7 @@ class ServiceTimeBook:
         cached = self._cache.get((service_id, scope))
         if cached and time.monotonic() - cached[1] < CACHE_SECONDS:
             return cached[0]
-        row = connection.execute(_READ, {"b_service": service_id, "b_scope": scope}).first()
+        row = fast(connection, _READ, {"b_service": service_id, "b_scope": scope}).first()
         stat = Stat(row.samples, row.mean, row.var) if row else Stat(0, 0.0, 0.0)
         self._cache[(service_id, scope)] = (stat, time.monotonic())
         self._changed(service_id)
@@ -137,10 +138,10 @@ class ServiceTimeBook:
             # Several rows are updated and inserted here, in an order that differs between processes:
             # one lock per service (held to commit) keeps two counters finishing at once from deadlocking
             # (test_queue_concurrency). SQLite's write transactions are serialised already.
-            connection.execute(_LOCK_SERVICE_STATS, {"b_service": service_id})
+            fast(connection, _LOCK_SERVICE_STATS, {"b_service": service_id})
         slots = [*scopes, other[0]] + [""] * (SCOPE_SLOTS - len(scopes) - 1)
         parameters = {f"b_scope{slot}": scope for slot, scope in enumerate(slots)}
-        rows = connection.execute(_LEARN, {"b_service": service_id, "b_value": value, "b_other_scope": other[0],
+        rows = fast(connection, _LEARN, {"b_service": service_id, "b_value": value, "b_other_scope": other[0],
                                            "b_other_value": other[1], "updated_at": now, **parameters}).all()
         stamp = time.monotonic()
         self._changed(service_id)

@@ -25,7 +25,9 @@
     var p = document.createElement("p");
     p.className = "flash error";
     p.setAttribute("role", "alert");
-    p.textContent = m.message;
+    // The hub's message carries both languages ("… hết giấy in / out of paper"): say it in the page's.
+    var said = labels.alerts[m.kind];
+    p.textContent = said && m.device ? m.device.name + ": " + said : m.message;
     alerts.prepend(p);
   });
 })();
