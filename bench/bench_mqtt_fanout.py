@@ -23,7 +23,7 @@ import socketio
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.common import bench_hub, latency_summary, report
-from hub.protocol import Topics
+from hub.protocol import Topics, no_delay
 from tests.mqtt_broker import MosquittoBroker, mosquitto_path
 
 TOPICS = Topics("bvdk-hoa-binh")
@@ -31,6 +31,7 @@ TOPICS = Topics("bvdk-hoa-binh")
 
 def mqtt_client(port: int, name: str) -> mqtt.Client:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv311)
+    client.on_socket_open = no_delay  # as real devices do (hub.protocol.no_delay)
     client.connect("127.0.0.1", port, keepalive=60)
     return client
 

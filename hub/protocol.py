@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from typing import Any
 
@@ -138,6 +139,18 @@ class Topics:
         if len(parts) == 4 and kind in ("evt", "cmd", "ack") and valid_id(parts[3]):
             return parts[0], parts[1], kind, parts[3]
         return None
+
+
+def no_delay(_client: Any, _userdata: Any, sock: Any) -> None:
+    """For paho's `on_socket_open`: send small MQTT packets at once.
+
+    paho leaves Nagle's algorithm on, so a packet written right after another (an ack after a call, a
+    key press after a heartbeat) waits for the peer's delayed ACK: tens of milliseconds per hop.
+    """
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # a websocket or TLS wrapper without the option
+        pass
 
 
 def now_ts() -> float:

@@ -66,6 +66,7 @@ class KioskBus:
         self._tele_thread = threading.Thread(target=self._heartbeat, name="kiosk-tele", daemon=True)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id, clean_session=True,
                                   protocol=mqtt.MQTTv311)
+        self.client.on_socket_open = protocol.no_delay
         self.client.username_pw_set(device_id, secret)
         self.client.will_set(self._status_topic, protocol.STATUS_OFFLINE, qos=protocol.MQTT_QOS, retain=True)
         self.client.reconnect_delay_set(1, 30)

@@ -67,7 +67,8 @@ class MosquittoBroker:
         # As root Mosquitto would switch to its own user, which cannot read the test's private files.
         run_as = "user root\n" if os.geteuid() == 0 else ""
         self.config_path.write_text(
-            f"{run_as}listener {self.port} {self.host}\npersistence false\n"
+            # set_tcp_nodelay: as in docs/devices.md; without it every small packet waits on delayed ACKs.
+            f"{run_as}listener {self.port} {self.host}\nset_tcp_nodelay true\npersistence false\n"
             f"log_dest file {self.log_path}\nlog_type error\nlog_type warning\nlog_type notice\n"
             + (self.extra_config or "allow_anonymous true\n"),
             encoding="utf-8",

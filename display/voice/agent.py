@@ -121,6 +121,7 @@ class SpeakerAgent:
                                          on_played=self._publish_played)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{DEVICE_TYPE}-{speaker_id}",
                                   clean_session=True, protocol=mqtt.MQTTv311)
+        self.client.on_socket_open = protocol.no_delay
         if secret is not None or username is not None:
             self.client.username_pw_set(username or speaker_id, secret)
         self.client.will_set(self.status_topic, protocol.encode(protocol.STATUS_OFFLINE),

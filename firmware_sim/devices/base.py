@@ -244,6 +244,7 @@ class Device:
     def _make_client(self, secret: str | None) -> mqtt.Client:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.device_id, clean_session=True,
                              protocol=mqtt.MQTTv311)
+        client.on_socket_open = protocol.no_delay
         client.username_pw_set(self.device_id, secret)
         client.will_set(self.status_topic, protocol.STATUS_OFFLINE, qos=protocol.MQTT_QOS, retain=True)
         # A little jitter on the first delay so a whole fleet does not hit a restarted broker at the same instant.

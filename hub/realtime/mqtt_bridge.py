@@ -19,6 +19,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import uuid
 from typing import Any
 from urllib.parse import urlparse
@@ -44,6 +45,7 @@ REPLAY_DELAY_S = 3.0
 # A key press older than this is refused: the keypad gave up on it (after 20 s) and the nurse may
 # have pressed again; acting now would call a patient nobody is looking for.
 KEY_PRESS_MAX_AGE_S = 30.0
+STATE_REFRESH_INTERVAL_S = 0.3
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int]:
@@ -67,6 +69,7 @@ class MqttBridge:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_socket_open = p.no_delay
         self.connected = threading.Event()
         self.rejected = 0  # messages dropped as malformed or unknown, for tests and health
         self.played_latencies_ms: list[int] = []
@@ -217,6 +220,8 @@ class MqttBridge:
                     dirty, self._dirty_services = self._dirty_services, set()
                 if dirty:
                     self._publish_services(sorted(dirty))
+                    # Coalesce a busy line's changes: LEDs and dispensers need a few updates a second.
+                    time.sleep(STATE_REFRESH_INTERVAL_S)
             except Exception:  # the next change or reconnect retries; the worker must live on
                 log.exception("publishing retained state failed")
 

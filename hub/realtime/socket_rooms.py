@@ -32,6 +32,7 @@ from hub.notify.in_app import check_inbox_token
 
 log = logging.getLogger(__name__)
 NEXT_NUMBERS = 5
+QUEUE_REFRESH_INTERVAL_S = 0.3
 QUEUE_LIST_LIMIT = 50
 
 
@@ -265,6 +266,9 @@ class SocketRooms:
                     self._push_queue(service)
                 except Exception:  # a failed refresh is retried on the next change; the worker lives on
                     log.exception("refreshing the line of %s failed", service)
+            # A busy morning changes a line many times a second; screens need it a few times a second at
+            # most, and every refresh recomputes estimates: changes meanwhile are coalesced into the next.
+            self.socketio.sleep(QUEUE_REFRESH_INTERVAL_S)
 
     def _push_queue(self, service: str) -> None:
         summary = self._service_summary(self._services_overview([service])[0])
