@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from caller_console.client import ActionRefused, CounterClient, HubUnreachable
+from caller_console.messages import ACTION_TEXTS
 from caller_console.state import CounterState
 
 # Asks the person a question; returns the answer, or None / "" when they cancel.
@@ -41,6 +42,7 @@ KEYS = (
 ACTION_OF_KEY = {k.letter: k.action for k in KEYS} | {"v": "no_show"}  # V too, as on the page
 
 TEXTS: dict[str, tuple[str, str]] = {
+    **ACTION_TEXTS,
     "called": ("Đang gọi", "Called"),
     "serving": ("Đang phục vụ", "Serving"),
     "on_hold": ("Tạm giữ", "On hold"),
@@ -53,20 +55,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "none": ("(chưa có)", "(none)"),
     "times_called": ("gọi {n} lần", "called {n}x"),
     "waiting": ("Đang chờ", "Waiting"),
-    "ok_next": ("Đã gọi số {number}.", "Called {number}."),
-    "ok_empty": ("Không còn ai đang chờ.", "Nobody is waiting."),
-    "ok_recall": ("Đã gọi lại số {number} (lần {count}).", "Recalled {number} (call {count})."),
-    "ok_start": ("Bắt đầu phục vụ số {number}.", "Serving {number}."),
-    "ok_finish": ("Đã hoàn thành số {number}.", "Finished {number}."),
-    "ok_no_show": ("Số {number} vắng mặt.", "{number} marked no-show."),
-    "ok_transfer": ("Đã chuyển sang {service}: số mới {number}.", "Transferred to {service}: new ticket {number}."),
-    "ok_pause": ("Quầy tạm nghỉ.", "Counter paused."),
-    "ok_resume": ("Quầy làm việc trở lại.", "Counter resumed."),
-    "ok_call": ("Đã gọi số {number} (ngoài thứ tự).", "Called {number} (out of turn)."),
-    "ok_return": ("Số {number} đã trở lại hàng chờ.", "{number} is back in line."),
-    "refused": ("Không thực hiện được", "Refused"),
-    "unreachable": ("Không kết nối được máy chủ, thao tác chưa được thực hiện",
-                    "Cannot reach the hub, nothing was done"),
     "cancelled": ("Đã bỏ qua.", "Cancelled."),
     "unknown_key": ("Phím '{key}' không dùng. ", "Key '{key}' does nothing. "),
     "ask_service": ("Chuyển sang dịch vụ ({choices}) — số hoặc mã: ",
@@ -77,9 +65,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "default_reason": ("Nghỉ giải lao", "Break"),
     "ask_number": ("Gọi số nào (ví dụ B023): ", "Which number (e.g. B023): "),
     "ask_late": ("Vắng mặt hôm nay: {numbers} — số nào trở lại: ", "Today's no-shows: {numbers} — which returns: "),
-    "no_no_shows": ("Hôm nay chưa có ai vắng mặt.", "No no-shows today."),
-    "not_in_no_shows": ("Số {number} không có trong danh sách vắng mặt hôm nay.",
-                        "{number} is not among today's no-shows."),
 }
 
 
@@ -248,7 +233,7 @@ class ConsoleController:
 
     def _refused(self, exc: Exception) -> str:
         if isinstance(exc, HubUnreachable):
-            return self._say(self.text("unreachable") + ".", error=True)
+            return self._say(self.text("unreachable"), error=True)
         assert isinstance(exc, ActionRefused)
         return self._say(f"{self.text('refused')} ({exc.code}): {_local(exc.message, self.lang)}", error=True)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, render_template, request, session
 
+from caller_console.messages import ACTION_TEXTS
 from hub.api.hub_access import current_hub
 from hub.config import ClinicConfig, CounterConfig
 from hub.web.auth import current_staff, staff_page
@@ -18,6 +19,7 @@ SESSION_KEY = "console_counter"
 
 # Texts the page's script shows, in both languages; the page gets those of its language.
 LABELS: dict[str, tuple[str, str]] = {
+    **ACTION_TEXTS,
     "called": ("Đang gọi", "Called"),
     "serving": ("Đang phục vụ", "Serving"),
     "on_hold": ("Tạm giữ (quầy nghỉ)", "On hold (counter paused)"),
@@ -28,25 +30,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "waited": ("chờ {n} phút", "waited {n} min"),
     "waiting_count": ("{n} đang chờ", "{n} waiting"),
     "queue_empty": ("Không có ai đang chờ.", "Nobody is waiting."),
-    "no_no_shows": ("Hôm nay chưa có ai vắng mặt.", "No no-shows today."),
     "no_show_at": ("vắng lúc {time}", "missed at {time}"),
     "not_now": ("Phím {key} không dùng được lúc này.", "Key {key} cannot be used now."),
-    "ok_next": ("Đã gọi số {number}.", "Called {number}."),
-    "ok_empty": ("Không còn ai đang chờ.", "Nobody is waiting."),
-    "ok_recall": ("Đã gọi lại số {number} (lần {count}).", "Recalled {number} (call {count})."),
-    "ok_start": ("Bắt đầu phục vụ số {number}.", "Serving {number}."),
-    "ok_finish": ("Đã hoàn thành số {number}.", "Finished {number}."),
-    "ok_no_show": ("Số {number} vắng mặt.", "{number} marked no-show."),
-    "ok_transfer": ("Đã chuyển sang {service}: số mới {number}.", "Transferred to {service}: new ticket {number}."),
-    "ok_pause": ("Quầy tạm nghỉ.", "Counter paused."),
-    "ok_resume": ("Quầy làm việc trở lại.", "Counter resumed."),
-    "ok_call": ("Đã gọi số {number} (ngoài thứ tự).", "Called {number} (out of turn)."),
-    "ok_return": ("Số {number} đã trở lại hàng chờ.", "{number} is back in line."),
-    "not_in_no_shows": ("Số {number} không có trong danh sách vắng mặt hôm nay.",
-                        "{number} is not among today's no-shows."),
-    "unreachable": ("Không kết nối được máy chủ. Thao tác chưa được thực hiện.",
-                    "Cannot reach the hub. Nothing was done."),
-    "refused": ("Không thực hiện được", "Refused"),
     "err_illegal_transition": ("Không thể làm việc này ở trạng thái hiện tại", "Not allowed in the current state"),
     "err_no_current_ticket": ("Quầy chưa có số nào", "The counter has no ticket"),
     "err_counter_busy": ("Quầy đang có số", "The counter still has a ticket"),

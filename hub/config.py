@@ -516,14 +516,20 @@ def _describe(directory: Path, exc: ValidationError, env_keys: Mapping[str, str]
             if named:
                 key, top, message = named.groups()
         file_name = (sources or {}).get(top) or _KEY_FILES.get(top, "site.toml or clinic.toml")
-        if error["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling)"
-        elif error["type"] == "missing":
-            message = "required key is missing"
-        got = error.get("input")
-        shown = "" if error["type"] in ("missing", "value_error") or isinstance(got, dict | list) else f" (got {got!r})"
         source = directory / file_name
         if top == "hub" and len(location) > 1 and location[1] in env_keys:
             source = env_keys[location[1]]
-        lines.append(f"  {source}: {key or '(top level)'}: {message}{shown}")
+        lines.append(f"  {source}: {key or '(top level)'}: {explain_error(error, message)}")
     return "\n".join(lines)
+
+
+def explain_error(error: Any, message: str | None = None) -> str:
+    """One pydantic error as people read it: what is wrong, and the value given when that helps."""
+    message = (message or error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check its spelling)"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    got = error.get("input")
+    shown = "" if error["type"] in ("missing", "value_error") or isinstance(got, dict | list) else f" (got {got!r})"
+    return message + shown

@@ -132,7 +132,7 @@ def test_unreachable_hub_is_said_plainly() -> None:
     console = ConsoleController(CounterClient(f"http://127.0.0.1:{free_port()}", "t", "p103", timeout=1), state,
                                 lang="en")
     console.press("n", Answers())
-    assert console.message == "Cannot reach the hub, nothing was done." and console.message_is_error
+    assert console.message == "Cannot reach the hub. Nothing was done." and console.message_is_error
     assert "HUB UNREACHABLE — reconnecting" in console.render()
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hub.config import CODE_PATTERN, PROJECT_CONFIG_DIR, ClinicConfig, ConfigError, load_config
+from hub.config import CODE_PATTERN, PROJECT_CONFIG_DIR, ClinicConfig, ConfigError, explain_error, load_config
 
 Code = Annotated[str, Field(pattern=CODE_PATTERN)]
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -331,12 +331,5 @@ def _describe(path: Path, exc: ValidationError, prefix: str = "") -> str:
     for error in exc.errors():
         parts = ([prefix] if prefix else []) + [str(part) for part in error["loc"]]
         key = ".".join(parts) or "(top level)"
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling)"
-        elif error["type"] == "missing":
-            message = "required key is missing"
-        got = error.get("input")
-        shown = "" if error["type"] in ("missing", "value_error") or isinstance(got, dict | list) else f" (got {got!r})"
-        lines.append(f"  {key}: {message}{shown}")
+        lines.append(f"  {key}: {explain_error(error)}")
     return "\n".join(lines)
