@@ -40,7 +40,6 @@ setup(
         "python-escpos>=3.1,<4",
         "qrcode>=7.4,<9",
         "Pillow>=10,<13",
-        "APScheduler>=3.10,<4",
         "requests>=2.31,<3",
         "pyserial>=3.5,<4",
         "pyusb>=1.2,<2",

@@ -18,10 +18,11 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(hub: Hub, *, async_mode: str | None = None, message_queue: str | None = None,
-               testing: bool = False) -> Flask:
+               channel: str = "clinicq", testing: bool = False) -> Flask:
     """Build the hub's web application around a running Hub.
 
-    `message_queue` (redis://...) lets several hub processes share Socket.IO rooms.
+    `message_queue` (redis://...) lets several hub processes share Socket.IO rooms; `channel` names the
+    Redis channel, so two sites (or test runs) on one Redis stay apart.
     """
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
@@ -36,7 +37,7 @@ def create_app(hub: Hub, *, async_mode: str | None = None, message_queue: str | 
     install_error_handlers(app)
     register_api(app)
     register_web(app)
-    socketio = SocketIO(app, async_mode=async_mode, message_queue=message_queue, json=None,
+    socketio = SocketIO(app, async_mode=async_mode, message_queue=message_queue, channel=channel, json=None,
                         cors_allowed_origins=[], logger=False, engineio_logger=False)
     SocketRooms(hub, socketio)
     return app

@@ -25,7 +25,8 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
     server_class = _no_delay_server()  # built after gevent's monkey patching
 
     hub = build_hub(config, var_dir=var_dir, db_url=db_url)
-    app = create_app(hub, async_mode="gevent", message_queue=os.environ.get("CLINICQ_SOCKETIO_QUEUE") or None)
+    app = create_app(hub, async_mode="gevent", message_queue=os.environ.get("CLINICQ_SOCKETIO_QUEUE") or None,
+                     channel=os.environ.get("CLINICQ_SOCKETIO_CHANNEL") or f"clinicq-{config.site.id}")
     start_device_bus(hub)
     start_scheduler(hub)
     server = server_class((host, port), app, log=None, error_log=_ErrorLog())
