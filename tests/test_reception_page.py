@@ -70,10 +70,13 @@ def test_register_book_and_check_in(page, site: tuple[str, Hub]) -> None:  # typ
     form.locator("select[name=sex]").select_option("Nữ")
     form.locator("input[name=phone]").fill("0912 345 678")
     form.locator("input[name=national_id]").fill("001185012345")
+    page.check("#consent-sms")
     page.click("#register-btn")
     page.wait_for_selector("#patient:not([hidden])")
     code = page.text_content("#patient-code")
     assert code == "BN26000001" and page.text_content("#patient-name") == "Nguyễn Thị Mai"
+    patient_id = hub.booking.patients.get(code)["id"]
+    assert hub.notifications.consents(patient_id) == {"sms": True, "email": False}  # as ticked at the desk
     page.screenshot(path=str(artifact("reception-registered.png")), full_page=True)
 
     # The same person again, typed without diacritics and without the CCCD: the page offers her record.

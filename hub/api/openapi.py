@@ -119,6 +119,8 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
     "patients.register_patient": ("Register a patient (409 possible_duplicate / national_id_taken with "
                                   "details.candidates unless confirm_new)", booking_schemas.PatientRequest, 201,
                                   None),
+    "patients.patient_consents": ("The message channels a patient agreed to", None, 200, None),
+    "patients.set_patient_consents": ("Record consent to SMS / email / in-app messages", None, 200, None),
     "patients.search_patients": ("Find patients by ?q= code, phone, CCCD or part of the name", None, 200, None),
     "patients.get_patient": ("One patient record", None, 200, None),
     "patients.update_patient": ("Correct a patient record (only the fields sent)", booking_schemas.PatientUpdate,

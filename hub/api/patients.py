@@ -7,6 +7,7 @@ then these endpoints are for staff (the kiosk registers by ID card: POST /patien
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
+from pydantic import BaseModel, ConfigDict
 
 from hub.api.auth import actor, require_roles
 from hub.api.booking_schemas import PatientRequest, PatientUpdate
@@ -53,6 +54,36 @@ def update_patient(code: str):  # type: ignore[no-untyped-def]
     body = parse_body(PatientUpdate)
     changes = body.model_dump(exclude_unset=True)
     return jsonify(current_hub().booking.patients.update(code, changes, actor=actor()))
+
+
+class ConsentRequest(BaseModel):
+    """Which message channels the patient agrees to (sms, email, in_app): given ones change, others stay."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    sms: bool | None = None
+    email: bool | None = None
+    in_app: bool | None = None
+
+
+@bp.get("/patients/<code>/consents")
+@require_roles(*READERS)
+def patient_consents(code: str):  # type: ignore[no-untyped-def]
+    hub = current_hub()
+    patient = hub.booking.patients.get(code)
+    return jsonify({"patient": code, "consents": hub.notifications.consents(patient["id"])})
+
+
+@bp.put("/patients/<code>/consents")
+@require_roles(*REGISTRARS)
+def set_patient_consents(code: str):  # type: ignore[no-untyped-def]
+    """Reminders by SMS or email go out only with the patient's recorded consent (kept with who and when)."""
+    body = parse_body(ConsentRequest)
+    hub = current_hub()
+    patient = hub.booking.patients.get(code)
+    for channel, granted in body.model_dump(exclude_none=True).items():
+        hub.notifications.set_consent(patient["id"], channel, granted, actor=actor(), source="reception")
+    return jsonify({"patient": code, "consents": hub.notifications.consents(patient["id"])})
 
 
 @bp.get("/patients/<code>/appointments")

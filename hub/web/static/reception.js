@@ -110,11 +110,11 @@
     });
   });
 
-  function register(values) {
+  function register(values, consents) {
     api("POST", "/patients", values).then(function (result) {
       if (result.status === 409) {
         var error = result.data.error;
-        pendingRegistration = error.code === "possible_duplicate" ? values : null;
+        pendingRegistration = error.code === "possible_duplicate" ? { values: values, consents: consents } : null;
         $("duplicates").hidden = false;
         $("duplicates-text").textContent = localize(error.message);
         $("confirm-new").hidden = pendingRegistration === null;
@@ -122,19 +122,30 @@
         return;
       }
       if (failed(result)) { return; }
-      $("register-form").reset();
-      choose(result.data);
-      say(L.registered + " " + result.data.code, false);
+      var patient = result.data;
+      // Reminders by SMS or email go out only with consent on record (who recorded it is kept).
+      api("PUT", "/patients/" + encodeURIComponent(patient.code) + "/consents", consents).then(function (saved) {
+        if (failed(saved)) { return; }
+        $("register-form").reset();
+        choose(patient);
+        say(L.registered + " " + patient.code, false);
+      });
     });
   }
 
   $("register-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    register(formValues(event.target));
+    var values = formValues(event.target);
+    var consents = { sms: values.consent_sms === "on", email: values.consent_email === "on" };
+    delete values.consent_sms;
+    delete values.consent_email;
+    register(values, consents);
   });
 
   $("confirm-new").addEventListener("click", function () {
-    if (pendingRegistration) { register(Object.assign({}, pendingRegistration, { confirm_new: true })); }
+    if (pendingRegistration) {
+      register(Object.assign({}, pendingRegistration.values, { confirm_new: true }), pendingRegistration.consents);
+    }
   });
 
   // ------------------------------------------------------------------ tickets
