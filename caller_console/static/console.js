@@ -6,9 +6,8 @@
 
   var setup = JSON.parse(document.getElementById("console-setup").textContent);
   var L = setup.labels;
-  var API = "/api/v1";
+  var api = window.ClinicqApi.api;
   var CODE = setup.counter;
-  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var KEYMAP = { n: "next", r: "recall", s: "start", f: "finish", v: "no_show", x: "no_show", t: "transfer",
                  c: "call", l: "return", p: "pause", u: "resume" };
   var DIALOGS = { transfer: "dlg-transfer", pause: "dlg-pause", call: "dlg-call", "return": "dlg-return" };
@@ -232,20 +231,7 @@
   }
 
   // ------------------------------------------------------------------ REST
-  function api(method, path, body) {
-    var options = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") { options.headers["X-CSRFToken"] = csrf; }
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    return fetch(API + path, options).then(function (response) {
-      if (response.status === 204) { return { status: 204, body: null }; }
-      return response.json().then(
-        function (json) { return { status: response.status, body: json }; },
-        function () { return { status: response.status, body: null }; });
-    });
-  }
+
 
   function refusal(reply) {
     var error = (reply.body && reply.body.error) || { code: "", message: "HTTP " + reply.status };

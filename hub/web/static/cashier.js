@@ -4,25 +4,13 @@
   "use strict";
   var config = JSON.parse(document.getElementById("cashier-config").textContent);
   var L = config.labels;
-  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
-  var API = "/api/v1";
+  var api = window.ClinicqApi.api;
   var bill = null;
   var pending = null;
 
   function $(id) { return document.getElementById(id); }
 
-  function api(method, path, body) {
-    var options = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
-    if (method !== "GET") {
-      options.headers["X-CSRFToken"] = csrf;
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body || {});
-    }
-    return fetch(API + path, options).then(function (response) {
-      if (response.status === 204) { return { status: 204, data: null }; }
-      return response.json().then(function (data) { return { status: response.status, data: data }; });
-    });
-  }
+
 
   function vnd(amount) { return Number(amount).toLocaleString("vi-VN") + " ₫"; }
 
@@ -41,7 +29,7 @@
 
   function failed(response) {
     if (response.status < 400) { return false; }
-    var error = response.data && response.data.error;
+    var error = response.body && response.body.error;
     say(error ? error.message : "HTTP " + response.status, true);
     if (response.status === 409 && bill) { loadBill(bill.visit.id); }
     return true;
@@ -88,7 +76,7 @@
     renderPayButton();
     renderPayments(data.payments);
     if (data.pending && data.pending.method === "bank_qr") {
-      api("GET", "/payments/" + data.pending.id).then(function (r) { if (!failed(r)) { showQr(r.data); } });
+      api("GET", "/payments/" + data.pending.id).then(function (r) { if (!failed(r)) { showQr(r.body); } });
     } else {
       hideQr();
     }
@@ -140,7 +128,7 @@
 
   function loadBill(visitId) {
     return api("GET", "/visits/" + visitId + "/bill").then(function (r) {
-      if (!failed(r)) { renderBill(r.data); }
+      if (!failed(r)) { renderBill(r.body); }
     });
   }
 
@@ -151,7 +139,7 @@
     $("result").hidden = true;
     api("GET", "/bills?q=" + encodeURIComponent($("q").value.trim())).then(function (r) {
       if (failed(r)) { return; }
-      var found = r.data.bills;
+      var found = r.body.bills;
       if (found.length === 0) { say(L.no_match, true); return; }
       if (found.length === 1) { renderBill(found[0]); return; }
       var list = $("matches");
@@ -174,7 +162,7 @@
   function settle(response) {
     setBusy(false);
     if (failed(response)) { return; }
-    var data = response.data;
+    var data = response.body;
     var payment = data.payment;
     renderBill(data.bill);
     if (payment.status === "pending" && payment.qr) { showQr(payment); return; }
@@ -254,7 +242,7 @@
   function showQr(payment) {
     pending = payment;
     $("qr-panel").hidden = false;
-    $("qr-image").src = API + "/payments/" + payment.id + "/qr.png";
+    $("qr-image").src = "/api/v1/payments/" + payment.id + "/qr.png";
     $("qr-amount").textContent = vnd(payment.amount);
     $("qr-account").textContent = payment.qr.account + " · " + payment.qr.account_name;
     $("qr-reference").textContent = payment.reference;
@@ -276,7 +264,7 @@
     setBusy(true);
     api("POST", "/payments/" + pending.id + "/cancel", { reason: "huỷ tại quầy" }).then(function (r) {
       setBusy(false);
-      if (!failed(r)) { say(""); renderBill(r.data.bill); }
+      if (!failed(r)) { say(""); renderBill(r.body.bill); }
     });
   });
 
@@ -284,7 +272,7 @@
     var reason = window.prompt(L.void_reason);
     if (!reason || !reason.trim()) { return; }
     api("POST", "/payments/" + paymentId + "/void", { reason: reason.trim() }).then(function (r) {
-      if (!failed(r)) { say(""); $("result").hidden = true; renderBill(r.data.bill); }
+      if (!failed(r)) { say(""); $("result").hidden = true; renderBill(r.body.bill); }
     });
   }
 
@@ -294,10 +282,10 @@
     if (!counterPanel) { return; }
     api("GET", "/counters/" + counterPanel.dataset.counter).then(function (r) {
       if (r.status >= 400) { return; }
-      $("current-number").textContent = r.data.ticket ? r.data.ticket.number : "—";
+      $("current-number").textContent = r.body.ticket ? r.body.ticket.number : "—";
       var state = $("counter-state");
-      state.textContent = L.states[r.data.state] || r.data.state;
-      state.dataset.state = r.data.state;
+      state.textContent = L.states[r.body.state] || r.body.state;
+      state.dataset.state = r.body.state;
     });
   }
 
@@ -309,7 +297,7 @@
           if (r.status === 204) { say(L.no_ticket); }
           else if (!failed(r)) {
             say("");
-            if (action === "next" && r.data && r.data.visit_id) { loadBill(r.data.visit_id); }
+            if (action === "next" && r.body && r.body.visit_id) { loadBill(r.body.visit_id); }
           }
           refreshCounter();
         });

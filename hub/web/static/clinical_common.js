@@ -3,24 +3,9 @@
 window.Clinical = (function () {
   "use strict";
 
-  var API = "/api/v1";
-  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  var csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  var api = window.ClinicqApi.api;
 
-  function api(method, path, body) {
-    var options = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") { options.headers["X-CSRFToken"] = csrf; }
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    return fetch(API + path, options).then(function (response) {
-      if (response.status === 204) { return { status: 204, body: null }; }
-      return response.json().then(
-        function (json) { return { status: response.status, body: json }; },
-        function () { return { status: response.status, body: null }; });
-    });
-  }
+
 
   function fill(template, values) {
     return String(template).replace(/\{(\w+)\}/g, function (_, key) {

@@ -5,22 +5,14 @@
   var form = document.getElementById("follow-up-form");
   if (!form) { return; }
   var L = JSON.parse(document.getElementById("follow-up-labels").textContent);
-  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var api = window.ClinicqApi.api;
   var options = document.getElementById("fu-options");
   var booked = document.getElementById("fu-booked");
   var errorBox = form.querySelector(".form-error");
   var seriesBox = form.querySelector("[data-series]");
   var shownVisit = null;
 
-  function api(method, path, body) {
-    var init = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") { init.headers["X-CSRFToken"] = csrfMeta ? csrfMeta.content : ""; }
-    if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
-    return fetch("/api/v1" + path, init).then(function (response) {
-      return response.json().then(function (json) { return { status: response.status, body: json }; },
-        function () { return { status: response.status, body: null }; });
-    });
-  }
+
 
   function visitId() {
     if (form.dataset.visit) { return form.dataset.visit; }

@@ -4,25 +4,14 @@
   "use strict";
   var config = JSON.parse(document.getElementById("reception-config").textContent);
   var L = config.labels;
-  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
-  var API = "/api/v1";
+  var api = window.ClinicqApi.api;
   var patient = null;      // the patient the desk works on
   var pendingRegistration = null;  // a registration waiting for "create a new record anyway"
   var chosenSlot = null;
 
   function $(id) { return document.getElementById(id); }
 
-  function api(method, path, body) {
-    var options = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
-    if (method !== "GET") {
-      options.headers["X-CSRFToken"] = csrf;
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body || {});
-    }
-    return fetch(API + path, options).then(function (response) {
-      return response.json().then(function (data) { return { status: response.status, data: data }; });
-    });
-  }
+
 
   function say(text, isError) {
     var box = $("message");
@@ -40,7 +29,7 @@
 
   function failed(result) {
     if (result.status < 300) { return false; }
-    say(result.data && result.data.error ? localize(result.data.error.message) : "HTTP " + result.status, true);
+    say(result.body && result.body.error ? localize(result.body.error.message) : "HTTP " + result.status, true);
     return true;
   }
 
@@ -105,15 +94,15 @@
     event.preventDefault();
     api("GET", "/patients?q=" + encodeURIComponent($("search-q").value.trim())).then(function (result) {
       if (failed(result)) { return; }
-      listPatients($("search-results"), result.data.patients);
-      say(result.data.patients.length ? "" : L.no_match, false);
+      listPatients($("search-results"), result.body.patients);
+      say(result.body.patients.length ? "" : L.no_match, false);
     });
   });
 
   function register(values, consents) {
     api("POST", "/patients", values).then(function (result) {
       if (result.status === 409) {
-        var error = result.data.error;
+        var error = result.body.error;
         pendingRegistration = error.code === "possible_duplicate" ? { values: values, consents: consents } : null;
         $("duplicates").hidden = false;
         $("duplicates-text").textContent = localize(error.message);
@@ -122,7 +111,7 @@
         return;
       }
       if (failed(result)) { return; }
-      var patient = result.data;
+      var patient = result.body;
       // Reminders by SMS or email go out only with consent on record (who recorded it is kept).
       api("PUT", "/patients/" + encodeURIComponent(patient.code) + "/consents", consents).then(function (saved) {
         if (failed(saved)) { return; }
@@ -177,7 +166,7 @@
       if (failed(result)) { return; }
       event.target.reset();
       fillDoctors($("walkin-doctor"), $("walkin-service").value, "—");
-      showTicket(result.data.ticket);
+      showTicket(result.body.ticket);
       say("");
     });
   });
@@ -198,8 +187,8 @@
       box.replaceChildren();
       chosenSlot = null;
       if (failed(result)) { return; }
-      if (!result.data.slots.length) { box.append(node("p", L.no_slots, "rc-muted")); }
-      result.data.slots.forEach(function (slot) {
+      if (!result.body.slots.length) { box.append(node("p", L.no_slots, "rc-muted")); }
+      result.body.slots.forEach(function (slot) {
         var button = node("button", slot.time + " · " + slot.doctor_name + " (" + L.free + " " + slot.free + ")", "slot");
         button.type = "button";
         button.dataset.start = slot.start;
@@ -228,10 +217,10 @@
       if (failed(result)) { return; }
       var booked = $("booked");
       booked.hidden = false;
-      booked.replaceChildren(L.booked + " ", node("strong", result.data.code, "rc-code"),
-        " · " + result.data.time + " " + result.data.day.split("-").reverse().join("/") + " · " +
-        result.data.doctor_name);
-      booked.dataset.code = result.data.code;
+      booked.replaceChildren(L.booked + " ", node("strong", result.body.code, "rc-code"),
+        " · " + result.body.time + " " + result.body.day.split("-").reverse().join("/") + " · " +
+        result.body.doctor_name);
+      booked.dataset.code = result.body.code;
       $("slots").replaceChildren();
       chosenSlot = null;
       say("");
@@ -259,7 +248,7 @@
     api("POST", "/appointments/" + encodeURIComponent(checkingIn) + "/check-in", values).then(function (result) {
       checkingIn = null;
       if (failed(result)) { return; }
-      showTicket(result.data.ticket);
+      showTicket(result.body.ticket);
       say("");
       loadToday();
     });
@@ -271,7 +260,7 @@
     if (!code) { return; }
     api("GET", "/appointments/" + encodeURIComponent(code)).then(function (result) {
       if (failed(result)) { return; }
-      openCheckIn(result.data);
+      openCheckIn(result.body);
     });
   });
 
@@ -280,14 +269,14 @@
       if (failed(result)) { return; }
       var body = $("today").tBodies[0];
       body.replaceChildren();
-      if (!result.data.appointments.length) {
+      if (!result.body.appointments.length) {
         var empty = node("tr");
         var cell = node("td", L.no_bookings, "rc-muted");
         cell.colSpan = 6;
         empty.append(cell);
         body.append(empty);
       }
-      result.data.appointments.forEach(function (a) {
+      result.body.appointments.forEach(function (a) {
         var row = node("tr");
         row.dataset.code = a.code;
         row.append(node("td", a.time), node("td", a.code, "rc-code"),
