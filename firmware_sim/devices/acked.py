@@ -137,3 +137,27 @@ class AckedRequests:
             if not oldest.done:
                 break
             del self._requests[oldest_id]
+
+
+class AwaitsAcks:
+    """For a device that sends requests through `self.requests`: look them up and wait for their acks.
+
+    The device provides `_lock` (guarding `requests`), `requests` (an AckedRequests) and `wait_for`.
+    """
+
+    _lock: Any
+    requests: AckedRequests
+    wait_for: Callable[[Callable[[], bool], float], bool]
+
+    def request(self, req_id: str) -> Request | None:
+        """A press and what became of it (attempts, status, ack)."""
+        with self._lock:
+            return self.requests.get(req_id)
+
+    def wait_ack(self, req_id: str, timeout: float) -> dict[str, Any] | None:
+        """The hub's ack of a press, or None when none came within `timeout` (or the device gave up)."""
+        request = self.request(req_id)
+        if request is None:
+            raise KeyError(f"no press {req_id!r}")
+        self.wait_for(lambda: request.done, timeout)
+        return request.ack

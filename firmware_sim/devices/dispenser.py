@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from firmware_sim.devices import const
-from firmware_sim.devices.acked import AckedRequests, Request
+from firmware_sim.devices.acked import AckedRequests, AwaitsAcks, Request
 from firmware_sim.devices.base import BusSettings, Device, DeviceIdentity
 from firmware_sim.devices.payloads import PayloadError, decode_object, optional_object
 from hub import protocol
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 PrinterHook = Callable[[dict[str, Any]], None]
 
 
-class Dispenser(Device):
+class Dispenser(AwaitsAcks, Device):
     """A button-and-printer ticket dispenser (device type "kiosk")."""
 
     device_type = "kiosk"
@@ -65,19 +65,6 @@ class Dispenser(Device):
             self.requests.send_due(now, self._connected)
             self._changed.notify_all()
         return request.req_id
-
-    def request(self, req_id: str) -> Request | None:
-        """A press and what became of it."""
-        with self._lock:
-            return self.requests.get(req_id)
-
-    def wait_ack(self, req_id: str, timeout: float) -> dict[str, Any] | None:
-        """The hub's ack of a press, or None when none came within `timeout` (or the dispenser gave up)."""
-        request = self.request(req_id)
-        if request is None:
-            raise KeyError(f"no press {req_id!r}")
-        self.wait_for(lambda: request.done, timeout)
-        return request.ack
 
     def set_paper(self, state: str) -> None:
         """Change the paper state (a sensor, or staff loading a roll) and report it."""

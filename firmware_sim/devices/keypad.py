@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from firmware_sim.devices import const
-from firmware_sim.devices.acked import AckedRequests, Request
+from firmware_sim.devices.acked import AckedRequests, AwaitsAcks, Request
 from firmware_sim.devices.base import BusSettings, DeviceIdentity
 from firmware_sim.devices.led import CounterDisplayDevice
 from firmware_sim.devices.payloads import decode_object
@@ -23,7 +23,7 @@ from hub import protocol
 log = logging.getLogger(__name__)
 
 
-class Keypad(CounterDisplayDevice):
+class Keypad(AwaitsAcks, CounterDisplayDevice):
     """A counter keypad with its number display."""
 
     device_type = "keypad"
@@ -55,19 +55,6 @@ class Keypad(CounterDisplayDevice):
             self._changed.notify_all()
         log.debug("%s: key %s (%s)", self.device_id, key, request.req_id)
         return request.req_id
-
-    def request(self, req_id: str) -> Request | None:
-        """A press and what became of it (attempts, status, ack)."""
-        with self._lock:
-            return self.requests.get(req_id)
-
-    def wait_ack(self, req_id: str, timeout: float) -> dict[str, Any] | None:
-        """The hub's ack of a press, or None when none came within `timeout` (or the keypad gave up)."""
-        request = self.request(req_id)
-        if request is None:
-            raise KeyError(f"no press {req_id!r}")
-        self.wait_for(lambda: request.done, timeout)
-        return request.ack
 
     def on_ack(self, name: str, raw: bytes) -> None:
         """`ack/key` completes a press."""
