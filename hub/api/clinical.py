@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 from hub.api.auth import actor, identify, require_roles
 from hub.api.errors import ApiError
 from hub.api.hub_access import current_hub, parse_body
+from hub.api.tickets import require_ticket_reader
 
 bp = Blueprint("clinical", __name__)
 READERS = ("doctor", "lab", "nurse")
@@ -88,14 +89,8 @@ def visit_of_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/tickets/<int:ticket_id>/next")
 def next_step(ticket_id: int):  # type: ignore[no-untyped-def]
     """Where the patient goes now; for staff, or for the patient with the ticket's link token (?k=)."""
-    hub = current_hub()
-    token = request.args.get("k") or request.args.get("token")
-    if token is None:
-        if identify() is None:
-            raise ApiError(401, "unauthorized", "send a bearer token or the ticket's link token")
-    elif not hub.check_ticket_token(ticket_id, token):
-        raise ApiError(403, "forbidden", "this link is not for this ticket")
-    step = hub.clinical.orders.reads.next_step(ticket_id)
+    require_ticket_reader(ticket_id)
+    step = current_hub().clinical.orders.reads.next_step(ticket_id)
     step["next"] = _with_status_urls(step["next"])
     return jsonify(step)
 

@@ -59,17 +59,21 @@ def _check_in(body: TicketRequest, key: str | None):  # type: ignore[no-untyped-
     return jsonify(ticket), 201
 
 
-@bp.get("/tickets/<int:ticket_id>")
-def get_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
-    """Staff and devices with a token, or a patient holding the ticket's signed link token."""
-    hub = current_hub()
+def require_ticket_reader(ticket_id: int) -> None:
+    """Staff and devices with a token, or the patient holding the ticket's signed link token (?token= or ?k=)."""
     token = request.args.get("token") or request.args.get("k")
     if token is None:
         if identify() is None:
             raise ApiError(401, "unauthorized", "send a bearer token or the ticket's link token")
-    elif not hub.check_ticket_token(ticket_id, token):
+    elif not current_hub().check_ticket_token(ticket_id, token):
         raise ApiError(403, "forbidden", "this link is not for this ticket")
-    return jsonify(with_status_url(hub.queue.get_ticket(ticket_id)))
+
+
+@bp.get("/tickets/<int:ticket_id>")
+def get_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
+    """Staff and devices with a token, or a patient holding the ticket's signed link token."""
+    require_ticket_reader(ticket_id)
+    return jsonify(with_status_url(current_hub().queue.get_ticket(ticket_id)))
 
 
 @bp.post("/tickets/<int:ticket_id>/cancel")

@@ -7,6 +7,14 @@ window.Clinical = (function () {
 
 
 
+  // The page's message line (#message): an outcome or a refusal, styled by `kind` (ok or error).
+  function say(text, kind) {
+    var box = document.getElementById("message");
+    box.hidden = !text;
+    box.textContent = text || "";
+    box.className = "message " + (kind || "ok");
+  }
+
   function fill(template, values) {
     return String(template).replace(/\{(\w+)\}/g, function (_, key) {
       return values[key] !== undefined && values[key] !== null ? values[key] : "";
@@ -93,7 +101,7 @@ window.Clinical = (function () {
     return box;
   }
 
-  return { api: api, fill: fill, localMessage: localMessage, refusal: refusal, el: el, money: money,
+  return { api: api, say: say, fill: fill, localMessage: localMessage, refusal: refusal, el: el, money: money,
            number: number, parseNumber: parseNumber, range: range, flag: flag, clockTime: clockTime, day: day,
            results: results };
 })();

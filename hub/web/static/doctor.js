@@ -29,12 +29,7 @@
   function el(tag, props, children) { return C.el(tag, props, children); }
   function serviceName(code) { return (setup.services[code] || { name: code }).name; }
 
-  function say(text, kind) {
-    var box = $("message");
-    box.hidden = !text;
-    box.textContent = text || "";
-    box.className = "message " + (kind || "ok");
-  }
+  function say(text, kind) { C.say(text, kind); }
 
   function minutesSince(iso) {
     return Math.max(0, Math.floor((Date.now() + state.clockOffset - Date.parse(iso)) / 60000));

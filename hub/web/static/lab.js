@@ -14,12 +14,7 @@
   function el(tag, props, children) { return C.el(tag, props, children); }
   function serviceName(code) { return (setup.services[code] || { name: code }).name; }
 
-  function say(text, kind) {
-    var box = $("message");
-    box.hidden = !text;
-    box.textContent = text || "";
-    box.className = "message " + (kind || "ok");
-  }
+  function say(text, kind) { C.say(text, kind); }
 
   function filters() {
     var form = $("filters");
