@@ -30,10 +30,12 @@ from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import build_hub
 from hub.db import Database
-from hub.domain.clock import VirtualClock
-from hub.domain.journey_models import Appointment, Doctor
-from hub.domain.models import Patient, Ticket, TicketTransition, UTCDateTime, Visit
-from hub.domain.reports import Period, ReportService
+from hub.domain.booking.models import Appointment, Doctor
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.models import UTCDateTime
+from hub.domain.patients.models import Patient
+from hub.domain.queue.models import Ticket, TicketTransition, Visit
+from hub.domain.reports.service import Period, ReportService
 from hub.simulation.runner import Simulation
 from hub.simulation.scenario import load_scenario
 

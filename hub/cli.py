@@ -196,7 +196,7 @@ def token_list(config_dir: str | None, db_url: str | None, var_dir: str) -> None
 def token_revoke(name: str, config_dir: str | None, db_url: str | None, var_dir: str) -> None:
     """Revoke every active token with this name."""
     from hub.core import build_hub
-    from hub.domain.errors import NotFound
+    from hub.domain.common.errors import NotFound
 
     hub_ = build_hub(load_or_exit(config_dir), var_dir=var_dir, db_url=db_url)
     try:
@@ -257,7 +257,7 @@ def device_add(device_type: str, code: str, name: str, zone: str | None, counter
                config_dir: str | None, db_url: str | None, var_dir: str) -> None:
     """Register a device; prints its generated secret alone (shown once)."""
     from hub.core import build_hub
-    from hub.domain.errors import DomainError
+    from hub.domain.common.errors import DomainError
 
     hub_ = build_hub(load_or_exit(config_dir), var_dir=var_dir, db_url=db_url)
     try:
@@ -296,7 +296,7 @@ def user_add(role: str, username: str, full_name: str, counter: str | None, pass
              config_dir: str | None, db_url: str | None, var_dir: str) -> None:
     """Create a staff account (the password is stored as an argon2id hash)."""
     from hub.core import build_hub
-    from hub.domain.errors import DomainError
+    from hub.domain.common.errors import DomainError
 
     if password is None:
         password = click.prompt("Mật khẩu / password", hide_input=True, confirmation_prompt=True)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hub.notify.settings import NotificationSettings, SchedulerSettings
+from hub.domain.notifications.settings import NotificationSettings, SchedulerSettings
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
 Code = Annotated[str, Field(pattern=CODE_PATTERN)]

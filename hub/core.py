@@ -16,18 +16,18 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from hub import migrate
 from hub.config import ClinicConfig
 from hub.db import Database, sqlite_url
-from hub.domain.billing import BillingService
-from hub.domain.booking import BookingService
-from hub.domain.clinical import ClinicalService
-from hub.domain.clock import Clock, SystemClock
-from hub.domain.devices import DeviceRegistry
-from hub.domain.events import EventBus
-from hub.domain.follow_ups import FollowUpService
-from hub.domain.notifications import NotificationService
-from hub.domain.queueing import QueueService
-from hub.domain.report_store import RollupStore, install_rollup_job
-from hub.domain.staff import StaffService
-from hub.domain.tokens import TokenService
+from hub.domain.billing.service import BillingService
+from hub.domain.booking.service import BookingService
+from hub.domain.clinical.exams import ClinicalService
+from hub.domain.common.clock import Clock, SystemClock
+from hub.domain.common.events import EventBus
+from hub.domain.devices.registry import DeviceRegistry
+from hub.domain.follow_ups.service import FollowUpService
+from hub.domain.notifications.outbox import NotificationService
+from hub.domain.queue.engine import QueueService
+from hub.domain.reports.store import RollupStore, install_rollup_job
+from hub.domain.staff.accounts import StaffService
+from hub.domain.staff.tokens import TokenService
 from hub.notify.dispatch import channels_from_config, install_outbox_job
 from hub.scheduler import Scheduler
 

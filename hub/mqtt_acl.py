@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.config import ClinicConfig
-from hub.domain.devices import mosquitto_hash
+from hub.domain.devices.registry import mosquitto_hash
 from hub.protocol import Topics
 
 

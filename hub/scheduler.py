@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 
 from hub.db import Database, upsert
-from hub.domain.clock import Clock
-from hub.domain.notification_models import SchedulerJob, SchedulerLease
-from hub.notify.settings import parse_clock
+from hub.domain.common.clock import Clock
+from hub.domain.common.models import SchedulerJob, SchedulerLease
+from hub.domain.notifications.settings import parse_clock
 
 log = logging.getLogger(__name__)
 L = SchedulerLease.__table__

@@ -14,9 +14,9 @@ import pytest
 from hub import migrate
 from hub.config import ClinicConfig, load_config
 from hub.db import Database
-from hub.domain.clock import VirtualClock
-from hub.domain.events import Event, EventBus
-from hub.domain.queueing import QueueService
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.events import Event, EventBus
+from hub.domain.queue.engine import QueueService
 from tests.support import require_service
 
 ROOT = Path(__file__).resolve().parents[1]

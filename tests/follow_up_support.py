@@ -8,8 +8,8 @@ from typing import Any
 
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
-from hub.domain.clock import VirtualClock
-from hub.domain.patient_registry import PatientDetails
+from hub.domain.common.clock import VirtualClock
+from hub.domain.patients.registry import PatientDetails
 from tests.conftest import SITE_TZ, RecordingBus
 
 MONDAY = date(2026, 11, 23)  # the clock starts here at 08:00

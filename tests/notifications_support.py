@@ -10,9 +10,9 @@ from sqlalchemy import insert
 
 from hub.config import ClinicConfig
 from hub.db import Database
-from hub.domain.clock import VirtualClock
-from hub.domain.models import Patient
-from hub.domain.notifications import NotificationService
+from hub.domain.common.clock import VirtualClock
+from hub.domain.notifications.outbox import NotificationService
+from hub.domain.patients.models import Patient
 from hub.notify.base import Outgoing, SendError
 from hub.notify.dispatch import Dispatcher
 from tests.conftest import RecordingBus

@@ -11,14 +11,16 @@ from sqlalchemy import func, insert, select
 
 from hub.config import ClinicConfig
 from hub.db import Database
-from hub.domain import billing as billing_module
-from hub.domain.billing import MAX_AMOUNT, BillingService, InvoiceIssued, PaymentRecorded
-from hub.domain.clock import VirtualClock
-from hub.domain.errors import Conflict, Invalid, NotFound
-from hub.domain.journey_models import ClinicalOrder, Invoice, Payment
-from hub.domain.models import AuditEntry, Patient
-from hub.domain.payment_providers import SimulatedProvider
-from hub.domain.vietqr import parse_payload
+from hub.domain.billing.models import Invoice, Payment
+from hub.domain.billing.providers import SimulatedProvider
+from hub.domain.billing.service import MAX_AMOUNT, BillingService, InvoiceIssued, PaymentRecorded
+from hub.domain.billing import service as billing_module
+from hub.domain.billing.vietqr import parse_payload
+from hub.domain.clinical.models import ClinicalOrder
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.errors import Conflict, Invalid, NotFound
+from hub.domain.common.models import AuditEntry
+from hub.domain.patients.models import Patient
 from tests.conftest import RecordingBus, make_queue
 
 EXAM_FEE = 150_000  # kham-noi and kham-ngoai in config/clinic.toml

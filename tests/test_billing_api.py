@@ -17,8 +17,8 @@ from sqlalchemy import insert
 from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
-from hub.domain.clock import VirtualClock
-from hub.domain.journey_models import ClinicalOrder
+from hub.domain.clinical.models import ClinicalOrder
+from hub.domain.common.clock import VirtualClock
 from tests.conftest import SITE_TZ
 
 ROLES = ("reception", "cashier", "nurse", "admin")

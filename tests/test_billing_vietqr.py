@@ -9,7 +9,7 @@ import qrcode
 import zxingcpp
 from PIL import Image
 
-from hub.domain.vietqr import (
+from hub.domain.billing.vietqr import (
     PayloadError,
     Transfer,
     ascii_text,

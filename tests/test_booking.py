@@ -11,13 +11,13 @@ from sqlalchemy import func, select
 
 from hub.config import ClinicConfig
 from hub.db import Database
-from hub.domain.appointments import CODE_ALPHABET, AppointmentChanged, IntakeRecorded
-from hub.domain.booking import BookingService
-from hub.domain.clock import VirtualClock
-from hub.domain.errors import Conflict, Invalid, NotFound
-from hub.domain.journey_models import AppointmentEvent, Doctor, DoctorSchedule, SlotCount, VisitIntake
-from hub.domain.patient_registry import PatientDetails
-from hub.domain.schedules import Block, DayException, day_slots
+from hub.domain.booking.appointments import CODE_ALPHABET, AppointmentChanged, IntakeRecorded
+from hub.domain.booking.models import AppointmentEvent, Doctor, DoctorSchedule, SlotCount, VisitIntake
+from hub.domain.booking.schedules import Block, DayException, day_slots
+from hub.domain.booking.service import BookingService
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.errors import Conflict, Invalid, NotFound
+from hub.domain.patients.registry import PatientDetails
 from tests.conftest import SITE_TZ, RecordingBus, make_queue
 
 MONDAY = date(2026, 11, 23)  # the clock fixture's day, 08:00

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
-from hub.domain.clock import VirtualClock
+from hub.domain.common.clock import VirtualClock
 from tests.test_booking import MONDAY, TUESDAY, RecordingNotifier, at
 
 API = "/api/v1"

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 
 from hub.config import ClinicConfig
 from hub.db import Database
-from hub.domain.clock import VirtualClock
-from hub.domain.errors import Conflict
-from hub.domain.journey_models import Appointment, SlotCount
-from hub.domain.models import Ticket
-from hub.domain.patient_registry import PatientDetails
+from hub.domain.booking.models import Appointment, SlotCount
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.errors import Conflict
+from hub.domain.patients.registry import PatientDetails
+from hub.domain.queue.models import Ticket
 from tests.test_booking import MONDAY, at, make_booking, patient
 
 THREADS = 8

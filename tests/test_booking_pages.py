@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
-from hub.domain.clock import VirtualClock
-from hub.domain.patient_registry import PatientDetails
+from hub.domain.common.clock import VirtualClock
+from hub.domain.patients.registry import PatientDetails
 from tests.test_staff_auth import csrf_from, log_in
 
 PASSWORD = "mat-khau-123"

@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import Hub
-from hub.domain.clock import VirtualClock
+from hub.domain.common.clock import VirtualClock
 from tests.browser import artifact, browser  # noqa: F401 - the fixture
 from tests.follow_up_support import MONDAY, at, hub_on, patient_with_visit
 from tests.support import free_port

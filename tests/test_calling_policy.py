@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.domain.calling_policy import (
+from hub.domain.queue.policy import (
     NORMAL,
     Candidate,
     PolicyRules,

@@ -15,8 +15,8 @@ from sqlalchemy import insert
 
 from hub.config import load_config
 from hub.core import build_hub
-from hub.domain.journey_models import ClinicalOrder
-from hub.domain.vietqr import parse_payload
+from hub.domain.billing.vietqr import parse_payload
+from hub.domain.clinical.models import ClinicalOrder
 from tests.browser import artifact, browser  # noqa: F401 - the fixture
 from tests.hub_server import HubProcess
 from tests.support import free_port

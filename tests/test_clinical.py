@@ -10,12 +10,13 @@ from sqlalchemy import insert, select
 
 from hub.config import ClinicConfig
 from hub.db import Database
-from hub.domain.clinical import ClinicalService, ExamRecorded, normalise_icd10
-from hub.domain.clock import VirtualClock
-from hub.domain.errors import Conflict, Invalid, NotFound
-from hub.domain.models import Patient, Ticket
-from hub.domain.orders import OrderPlaced, OrderResulted, VisitReturned, VisitRouted, flag, lab_values
-from hub.domain.queueing import QueueService
+from hub.domain.clinical.exams import ClinicalService, ExamRecorded, normalise_icd10
+from hub.domain.clinical.orders import OrderPlaced, OrderResulted, VisitReturned, VisitRouted, flag, lab_values
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.errors import Conflict, Invalid, NotFound
+from hub.domain.patients.models import Patient
+from hub.domain.queue.engine import QueueService
+from hub.domain.queue.models import Ticket
 from tests.conftest import RecordingBus, make_queue
 
 CBC = {"WBC": 12.5, "RBC": 4.5, "HGB": 110, "PLT": 250}

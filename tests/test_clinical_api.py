@@ -16,8 +16,8 @@ from sqlalchemy import insert
 from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
-from hub.domain.clock import VirtualClock
-from hub.domain.models import Patient
+from hub.domain.common.clock import VirtualClock
+from hub.domain.patients.models import Patient
 
 ROLES = ("doctor", "lab", "nurse", "kiosk", "cashier")
 CBC = {"WBC": 5.5, "RBC": 6.1, "HGB": 130, "PLT": 120}

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
-from hub.domain.clock import VirtualClock
+from hub.domain.common.clock import VirtualClock
 
 API = "/api/v1"
 PARAMS = {"date": "30/11/2026", "time": "08:30", "weekday": "Thứ Hai", "doctor": "BS An", "service": "Khám Nội",

@@ -16,8 +16,8 @@ from sqlalchemy import insert
 
 from hub.config import load_config
 from hub.core import build_hub
-from hub.domain.clock import VirtualClock
-from hub.domain.models import Patient
+from hub.domain.common.clock import VirtualClock
+from hub.domain.patients.models import Patient
 from tests.browser import artifact, browser  # noqa: F401 - the fixture
 from tests.hub_server import HubProcess
 from tests.support import free_port

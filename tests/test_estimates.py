@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.domain.estimates import CounterLoad, Estimate, ServiceForecast
-from hub.domain.service_times import ServiceTime
+from hub.domain.queue.estimates import CounterLoad, Estimate, ServiceForecast
+from hub.domain.queue.service_times import ServiceTime
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE

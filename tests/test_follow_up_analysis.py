@@ -19,9 +19,9 @@ import pytest
 from hub.config import ClinicConfig
 from hub.core import Hub
 from hub.db import Database
-from hub.domain.clock import VirtualClock
-from hub.domain.errors import Invalid
-from hub.domain.follow_up_analysis import lead_bucket
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.errors import Invalid
+from hub.domain.follow_ups.analysis import lead_bucket
 from tests.follow_up_support import MONDAY, at, attend, hub_on, patient_with_visit
 
 FIRST, LAST = MONDAY, date(2026, 12, 20)

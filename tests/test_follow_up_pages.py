@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import Hub
-from hub.domain.appointments import AppointmentChanged
-from hub.domain.clock import VirtualClock
+from hub.domain.booking.appointments import AppointmentChanged
+from hub.domain.common.clock import VirtualClock
 from tests.follow_up_support import MONDAY, at, hub_on, patient_with_visit
 from tests.test_staff_auth import csrf_from, log_in
 

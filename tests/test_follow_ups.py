@@ -12,11 +12,11 @@ import pytest
 
 from hub.config import ClinicConfig
 from hub.db import Database
-from hub.domain.appointments import AppointmentChanged
-from hub.domain.clock import VirtualClock
-from hub.domain.errors import Conflict, Invalid
-from hub.domain.follow_up_messages import due_reminders
-from hub.notify.settings import EmailSettings
+from hub.domain.booking.appointments import AppointmentChanged
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.errors import Conflict, Invalid
+from hub.domain.follow_ups.messages import due_reminders
+from hub.domain.notifications.settings import EmailSettings
 from tests.follow_up_support import MONDAY, at, attend, hub_on, messages, patient_with_visit, register, walk
 from tests.notifications_support import clinic_with
 from tests.support import free_port

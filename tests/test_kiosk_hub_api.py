@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
-from hub.domain.clock import VirtualClock
-from hub.domain.events import DeviceCommand
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.events import DeviceCommand
 from tests.conftest import SITE_TZ
 
 CARD_ID = "001088012345"
@@ -78,7 +78,8 @@ def test_card_updates_the_record_and_matches_the_old_id(hub: Hub, client: FlaskC
                                                         tokens: dict[str, str]) -> None:
     from sqlalchemy import insert, select
 
-    from hub.domain.models import AuditEntry, Patient
+    from hub.domain.common.models import AuditEntry
+    from hub.domain.patients.models import Patient
 
     with hub.db.write() as connection:  # registered years ago under the 9-digit CMND, at an old address
         connection.execute(insert(Patient).values(code="BN00000001", full_name="Nguyen Thi Hong Nhung",

@@ -13,15 +13,15 @@ from sqlalchemy import func, select
 
 from hub.config import ClinicConfig, ConfigError, load_config
 from hub.db import Database
-from hub.domain.clock import VirtualClock
-from hub.domain.errors import Conflict, Invalid
-from hub.domain.notification_models import Notification, PatientMessage
-from hub.domain.notifications import PatientMessageCreated
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.errors import Conflict, Invalid
+from hub.domain.notifications.models import Notification, PatientMessage
+from hub.domain.notifications.outbox import PatientMessageCreated
+from hub.domain.notifications.templates import to_ascii, when_params
 from hub.notify.base import Outgoing, SendError
 from hub.notify.file_log import FileLogChannel
 from hub.notify.in_app import InAppChannel, check_inbox_token, inbox_token
 from hub.notify.sms_http import format_phone
-from hub.notify.templates import to_ascii, when_params
 from tests.conftest import CONFIG_DIR, SITE_TZ
 from tests.notifications_support import (
     APPOINTMENT,

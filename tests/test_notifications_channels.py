@@ -16,9 +16,9 @@ from aiosmtpd.controller import Controller
 
 from hub.config import ClinicConfig
 from hub.db import Database
-from hub.domain.clock import VirtualClock
+from hub.domain.common.clock import VirtualClock
+from hub.domain.notifications.settings import EmailSettings, SmsSettings
 from hub.notify.email_smtp import SmtpChannel
-from hub.notify.settings import EmailSettings, SmsSettings
 from hub.notify.sms_http import HttpSmsChannel
 from tests.notifications_support import APPOINTMENT, add_patient, clinic_with, dispatcher, outbox_on
 from tests.support import free_port

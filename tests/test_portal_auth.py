@@ -18,11 +18,11 @@ from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
 from hub.db import Database
-from hub.domain.clock import VirtualClock
-from hub.domain.errors import DomainError
-from hub.domain.events import EventBus
-from hub.domain.patient_registry import PatientDetails, PatientRegistry
-from hub.domain.portal_auth import PortalAuth, TooManyAttempts, parse_birth_date, portal_link
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.errors import DomainError
+from hub.domain.common.events import EventBus
+from hub.domain.patients.registry import PatientDetails, PatientRegistry
+from hub.domain.portal.auth import PortalAuth, TooManyAttempts, parse_birth_date, portal_link
 from tests.test_staff_auth import csrf_from, log_in
 
 STAFF_PASSWORD = "mat-khau-123"

@@ -15,8 +15,8 @@ import requests
 
 from hub.config import load_config
 from hub.core import build_hub
-from hub.domain.clock import VirtualClock
-from hub.domain.patient_registry import PatientDetails
+from hub.domain.common.clock import VirtualClock
+from hub.domain.patients.registry import PatientDetails
 from tests.browser import artifact, browser  # noqa: F401 - the fixture
 from tests.hub_server import HubProcess
 from tests.support import free_port

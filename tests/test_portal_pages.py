@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 
 from hub.app import create_app, socketio_of
 from hub.core import Hub
-from hub.domain.clock import VirtualClock
-from hub.domain.patient_registry import PatientDetails
+from hub.domain.common.clock import VirtualClock
+from hub.domain.patients.registry import PatientDetails
 from tests.conftest import SITE_TZ
 from tests.notifications_support import APPOINTMENT
 from tests.test_portal_auth import alert, client, hub, patient, sign_in  # noqa: F401 - fixtures

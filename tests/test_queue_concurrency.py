@@ -20,11 +20,11 @@ from sqlalchemy import select
 from hub import protocol as p
 from hub.config import ClinicConfig, CounterConfig
 from hub.db import Database
-from hub.domain.clock import VirtualClock
-from hub.domain.errors import Conflict
-from hub.domain.events import EventBus
-from hub.domain.models import Counter, Ticket, TicketSequence, TicketTransition
-from hub.domain.queueing import QueueService
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.errors import Conflict
+from hub.domain.common.events import EventBus
+from hub.domain.queue.engine import QueueService
+from hub.domain.queue.models import Counter, Ticket, TicketSequence, TicketTransition
 from tests.conftest import SITE_TZ
 
 MOMENT = datetime(2026, 11, 23, 9, 0, tzinfo=SITE_TZ)

@@ -14,11 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from hub import protocol as p
 from hub.config import ClinicConfig
 from hub.db import Database
-from hub.domain.clock import VirtualClock
-from hub.domain.errors import Conflict, Invalid, NotFound
-from hub.domain.events import CounterChanged, QueueChanged, TicketCalled, TicketChanged, TicketIssued
-from hub.domain.models import AuditEntry, Counter, Ticket, TicketTransition
-from hub.domain.queueing import QueueService
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.errors import Conflict, Invalid, NotFound
+from hub.domain.common.events import CounterChanged, QueueChanged, TicketCalled, TicketChanged, TicketIssued
+from hub.domain.common.models import AuditEntry
+from hub.domain.queue.engine import QueueService
+from hub.domain.queue.models import Counter, Ticket, TicketTransition
 from tests.conftest import SITE_TZ, RecordingBus, make_queue
 
 Engine = tuple[QueueService, RecordingBus]

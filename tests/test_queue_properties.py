@@ -27,11 +27,11 @@ from hub import migrate
 from hub import protocol as p
 from hub.config import ClinicConfig, load_config
 from hub.db import Database
-from hub.domain.clock import VirtualClock, local_day, to_ms
-from hub.domain.errors import Conflict
-from hub.domain.events import TicketCalled
-from hub.domain.models import Counter, Ticket, TicketTransition
-from hub.domain.queueing import QueueService
+from hub.domain.common.clock import VirtualClock, local_day, to_ms
+from hub.domain.common.errors import Conflict
+from hub.domain.common.events import TicketCalled
+from hub.domain.queue.engine import QueueService
+from hub.domain.queue.models import Counter, Ticket, TicketTransition
 from tests.conftest import CONFIG_DIR, SITE_TZ, RecordingBus
 
 COUNTERS = {"q1": ["tiep-don"], "q2": ["tiep-don"], "q4": ["thu-ngan", "tiep-don"], "q5": ["thu-ngan"],

@@ -11,11 +11,11 @@ from sqlalchemy import func, select, update
 
 from hub.config import ClinicConfig, ReportSettings
 from hub.core import Hub, build_hub
-from hub.domain.clock import VirtualClock
-from hub.domain.report_models import ReportRollup
-from hub.domain.report_stats import Spread, bin_floor_seconds, bin_of, rank_of
-from hub.domain.report_tables import TABLES, build, dims_for, format_cell
-from hub.domain.reports import Period, RangeReport, ReportService
+from hub.domain.common.clock import VirtualClock
+from hub.domain.reports.models import ReportRollup
+from hub.domain.reports.service import Period, RangeReport, ReportService
+from hub.domain.reports.stats import Spread, bin_floor_seconds, bin_of, rank_of
+from hub.domain.reports.tables import TABLES, build, dims_for, format_cell
 from tests.test_reports_history import LOCAL, MONDAY, TODAY, TUESDAY, WEDNESDAY, write_week
 
 WEEK = Period.around("week", MONDAY)
@@ -246,7 +246,7 @@ def test_today_is_live_and_not_stored(week_hub: Hub) -> None:
 
 
 def test_nightly_backfill_fills_the_missing_days(week_hub: Hub) -> None:
-    from hub.domain.report_store import BACKFILL_DAYS, ROLLUP_JOB, install_rollup_job
+    from hub.domain.reports.store import BACKFILL_DAYS, ROLLUP_JOB, install_rollup_job
     from hub.scheduler import Scheduler
 
     service = ReportService(week_hub.db, week_hub.config, week_hub.clock)

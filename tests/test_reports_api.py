@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from hub.app import create_app
 from hub.config import ReportSettings, load_config
 from hub.core import Hub, build_hub
-from hub.domain.clock import VirtualClock
+from hub.domain.common.clock import VirtualClock
 from tests.conftest import CONFIG_DIR
 from tests.test_reports import reporting_clinic
 from tests.test_reports_history import LOCAL, MONDAY, TODAY, write_week

@@ -33,8 +33,11 @@ from sqlalchemy import insert, select
 from hub import protocol as p
 from hub.config import load_config
 from hub.core import Hub, build_hub
-from hub.domain.journey_models import Appointment, ClinicalOrder, Doctor, ExamRecord, Payment
-from hub.domain.models import Patient, Ticket, TicketTransition, Visit
+from hub.domain.billing.models import Payment
+from hub.domain.booking.models import Appointment, Doctor
+from hub.domain.clinical.models import ClinicalOrder, ExamRecord
+from hub.domain.patients.models import Patient
+from hub.domain.queue.models import Ticket, TicketTransition, Visit
 from tests.conftest import CONFIG_DIR
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from hub.config import load_config
 from hub.db import Database
-from hub.domain.clock import VirtualClock
-from hub.domain.models import Ticket
-from hub.domain.report_tables import build
-from hub.domain.reports import Period, ReportService
+from hub.domain.common.clock import VirtualClock
+from hub.domain.queue.models import Ticket
+from hub.domain.reports.service import Period, ReportService
+from hub.domain.reports.tables import build
 from hub.simulation.cli import simulate
 from tests.conftest import CONFIG_DIR, ROOT, SITE_TZ
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from hub.config import ClinicConfig
 from hub.core import build_hub
 from hub.db import Database
-from hub.domain.clock import SystemClock, VirtualClock
+from hub.domain.common.clock import SystemClock, VirtualClock
 from hub.scheduler import Scheduler
 from tests.conftest import CONFIG_DIR, SITE_TZ
 from tests.notifications_support import APPOINTMENT, add_patient

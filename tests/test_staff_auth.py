@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
-from hub.domain.errors import Conflict, Invalid
+from hub.domain.common.errors import Conflict, Invalid
 
 
 @pytest.fixture

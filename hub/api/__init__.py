@@ -4,21 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from hub.api import (
-    billing,
-    booking,
-    clinical,
-    counters,
-    devices,
-    follow_ups,
-    health,
-    kiosk,
-    openapi,
-    patients,
-    reports,
-    services,
-    tickets,
-)
+from hub.api import billing, booking, clinical, devices, follow_ups, health, openapi, patients, reports
+from hub.api.queue import counters, kiosk, services, tickets
 from hub.protocol import API_PREFIX
 
 BLUEPRINTS = (health.bp, services.bp, tickets.bp, counters.bp, devices.bp, booking.bp, clinical.bp, billing.bp,

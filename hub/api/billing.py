@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from hub.api.auth import actor, identify, require_roles
 from hub.api.errors import ApiError
 from hub.api.hub_access import current_hub, parse_body
-from hub.domain.billing import MAX_AMOUNT
+from hub.domain.billing.service import MAX_AMOUNT
 
 bp = Blueprint("billing", __name__)
 CASHIERS = ("cashier",)

@@ -7,18 +7,18 @@ from datetime import date
 from flask import Blueprint, jsonify, request
 
 from hub.api.auth import actor, identify, require_roles
-from hub.api.booking_schemas import (
+from hub.api.errors import ApiError
+from hub.api.hub_access import current_hub, parse_body
+from hub.api.queue.tickets import with_status_url
+from hub.api.schemas import (
     AppointmentRequest,
     CancelAppointmentRequest,
     CheckInRequest,
+    EmptyBody,
     RescheduleRequest,
     VisitRequest,
 )
-from hub.api.errors import ApiError
-from hub.api.hub_access import current_hub, parse_body
-from hub.api.schemas import EmptyBody
-from hub.api.tickets import with_status_url
-from hub.domain.appointments import STATES
+from hub.domain.booking.appointments import STATES
 
 bp = Blueprint("booking", __name__)
 BOOKERS = ("reception", "doctor")

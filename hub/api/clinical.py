@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 from hub.api.auth import actor, identify, require_roles
 from hub.api.errors import ApiError
 from hub.api.hub_access import current_hub, parse_body
-from hub.api.tickets import require_ticket_reader
+from hub.api.queue.tickets import require_ticket_reader
 
 bp = Blueprint("clinical", __name__)
 READERS = ("doctor", "lab", "nurse")

@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 
 from hub.api.auth import require_roles
 from hub.api.hub_access import current_hub
-from hub.domain.errors import NotFound
+from hub.domain.common.errors import NotFound
 
 bp = Blueprint("devices", __name__)
 VIEWERS = ("nurse", "reception", "doctor", "lab", "cashier")

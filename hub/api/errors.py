@@ -9,7 +9,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from hub.domain.errors import DomainError
+from hub.domain.common.errors import DomainError
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,9 @@ from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from hub.api.auth import actor, identify, require_roles
-from hub.api.booking_schemas import IsoDate, IsoDateTime
 from hub.api.errors import ApiError
 from hub.api.hub_access import current_hub, parse_body
-from hub.api.schemas import Code, EmptyBody
+from hub.api.schemas import Code, EmptyBody, IsoDate, IsoDateTime
 
 bp = Blueprint("follow_ups", __name__)
 ORDERING = ("doctor", "nurse", "reception")

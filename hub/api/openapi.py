@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
-from hub.api import billing, booking_schemas, clinical, follow_ups, reports, schemas
+from hub.api import billing, clinical, follow_ups, reports, schemas
 from hub.protocol import API_PREFIX
 
 bp = Blueprint("openapi", __name__)
@@ -117,13 +117,13 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
     "clinical.catalogue": ("What a doctor can order: codes, names, prices, performing service", None, 200, None),
     "clinical.icd10": ("ICD-10 codes for autocomplete (?q=)", None, 200, None),
     "patients.register_patient": ("Register a patient (409 possible_duplicate / national_id_taken with "
-                                  "details.candidates unless confirm_new)", booking_schemas.PatientRequest, 201,
+                                  "details.candidates unless confirm_new)", schemas.PatientRequest, 201,
                                   None),
     "patients.patient_consents": ("The message channels a patient agreed to", None, 200, None),
     "patients.set_patient_consents": ("Record consent to SMS / email / in-app messages", None, 200, None),
     "patients.search_patients": ("Find patients by ?q= code, phone, CCCD or part of the name", None, 200, None),
     "patients.get_patient": ("One patient record", None, 200, None),
-    "patients.update_patient": ("Correct a patient record (only the fields sent)", booking_schemas.PatientUpdate,
+    "patients.update_patient": ("Correct a patient record (only the fields sent)", schemas.PatientUpdate,
                                 200, None),
     "patients.patient_appointments": ("A patient's appointments, newest first", None, 200, None),
     "booking.list_doctors": ("Doctors (of ?service=)", None, 200, None),
@@ -131,20 +131,20 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
     "booking.list_slots": ("Slots with free places by ?service=, ?doctor=, ?day= (?all=1: full ones too)", None,
                            200, None),
     "booking.book": ("Book a slot for a patient (booking code; confirmation through the notifier)",
-                     booking_schemas.AppointmentRequest, 201, None),
+                     schemas.AppointmentRequest, 201, None),
     "booking.list_appointments": ("A day's appointments in slot order (?day=, ?service=, ?doctor=, ?status=)",
                                   None, 200, None),
     "booking.get_appointment": ("One appointment with its history", None, 200, None),
     "booking.confirm": ("Confirm a proposed or pending appointment", None, 200, None),
     "booking.cancel": ("Cancel an appointment (its place returns to the slot)",
-                       booking_schemas.CancelAppointmentRequest, 200, None),
+                       schemas.CancelAppointmentRequest, 200, None),
     "booking.no_show": ("The patient did not come", None, 200, None),
-    "booking.reschedule": ("Move an open appointment to another slot", booking_schemas.RescheduleRequest, 200,
+    "booking.reschedule": ("Move an open appointment to another slot", schemas.RescheduleRequest, 200,
                            None),
     "booking.check_in": ("Check a booking in at reception with reason and symptoms: a booked-priority ticket",
-                         booking_schemas.CheckInRequest, 201, None),
+                         schemas.CheckInRequest, 201, None),
     "booking.register_visit": ("A walk-in: record the intake and put the patient in a service's line",
-                               booking_schemas.VisitRequest, 201, None),
+                               schemas.VisitRequest, 201, None),
     "booking.visit_intake": ("What reception recorded for a visit (reason, symptoms)", None, 200, None),
     "reports.ops_overview": ("Live operations: each line and counter now, device health, alerts", None, 200,
                              None),

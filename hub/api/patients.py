@@ -10,10 +10,10 @@ from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict
 
 from hub.api.auth import actor, require_roles
-from hub.api.booking_schemas import PatientRequest, PatientUpdate
 from hub.api.errors import error_response
 from hub.api.hub_access import current_hub, parse_body
-from hub.domain.patient_registry import DuplicatePatient, PatientDetails
+from hub.api.schemas import PatientRequest, PatientUpdate
+from hub.domain.patients.registry import DuplicatePatient, PatientDetails
 
 bp = Blueprint("patients", __name__)
 REGISTRARS = ("reception",)

@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.api.auth import require_roles
 from hub.api.errors import ApiError
 from hub.api.hub_access import current_hub, parse_body
-from hub.domain.errors import DomainError
-from hub.domain.report_export import to_csv, to_xlsx
-from hub.domain.report_live import OperationsBoard
-from hub.domain.report_tables import TABLES, ReportTable, build, dims_for
-from hub.domain.reports import PERIODS, Period, RangeReport, ReportService
+from hub.domain.common.errors import DomainError
+from hub.domain.reports.export import to_csv, to_xlsx
+from hub.domain.reports.live import OperationsBoard
+from hub.domain.reports.service import PERIODS, Period, RangeReport, ReportService
+from hub.domain.reports.tables import TABLES, ReportTable, build, dims_for
 
 bp = Blueprint("reports", __name__)
 OPS_VIEWERS = ("nurse", "reception")  # and admin, who alone sees the reports

@@ -2,13 +2,18 @@
 
 from alembic import context
 
-# Imported for their tables on Base.metadata: the outpatient journey; the outbox, consent, inbox, scheduler;
-# follow-up series and the call-back list; report rollups.
-import hub.domain.follow_up_models
-import hub.domain.journey_models
-import hub.domain.notification_models
-import hub.domain.report_models  # noqa: F401
-from hub.domain.models import Base
+# Every context's tables on Base.metadata, for comparisons against the database.
+import hub.domain.billing.models
+import hub.domain.booking.models
+import hub.domain.clinical.models
+import hub.domain.devices.models
+import hub.domain.follow_ups.models
+import hub.domain.notifications.models
+import hub.domain.patients.models
+import hub.domain.queue.models
+import hub.domain.reports.models
+import hub.domain.staff.models  # noqa: F401
+from hub.domain.common.models import Base
 
 config = context.config
 target_metadata = Base.metadata

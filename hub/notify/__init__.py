@@ -1,4 +1,4 @@
-"""Sending the outbox's messages: channels (email, SMS, in-app, file), templates, the dispatcher.
-
-Kept light on purpose: hub/config.py imports `hub.notify.settings`, so nothing here may import the hub.
+"""Sending the outbox's messages: the channels (email over SMTP, SMS over HTTP, in-app, file) and the
+dispatcher that gives each claimed row to its channel. Templates and the channel settings belong to
+the domain (`hub.domain.notifications`); these are the adapters.
 """

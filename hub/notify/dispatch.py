@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING
 
 from hub.config import ClinicConfig
 from hub.db import Database
-from hub.domain.clock import Clock
-from hub.domain.events import EventBus
-from hub.domain.notifications import Claim, NotificationService
+from hub.domain.common.clock import Clock
+from hub.domain.common.events import EventBus
+from hub.domain.notifications.outbox import Claim, NotificationService
+from hub.domain.notifications.templates import TemplateError
 from hub.notify.base import Channel, Outgoing, SendError
 from hub.notify.email_smtp import SmtpChannel
 from hub.notify.file_log import FileLogChannel
 from hub.notify.in_app import InAppChannel
 from hub.notify.sms_http import HttpSmsChannel
-from hub.notify.templates import TemplateError
 
 if TYPE_CHECKING:
     from hub.scheduler import Scheduler

@@ -8,8 +8,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from hub.domain.notifications.settings import EmailSettings
 from hub.notify.base import Outgoing, SendError
-from hub.notify.settings import EmailSettings
 
 
 class SmtpChannel:

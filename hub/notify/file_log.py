@@ -6,7 +6,7 @@ import json
 import threading
 from pathlib import Path
 
-from hub.domain.clock import Clock
+from hub.domain.common.clock import Clock
 from hub.notify.base import Outgoing, SendError
 
 

@@ -10,10 +10,10 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from hub.db import Database
-from hub.domain.clock import Clock
-from hub.domain.events import EventBus
-from hub.domain.notification_models import PatientMessage
-from hub.domain.notifications import PatientMessageCreated
+from hub.domain.common.clock import Clock
+from hub.domain.common.events import EventBus
+from hub.domain.notifications.models import PatientMessage
+from hub.domain.notifications.outbox import PatientMessageCreated
 from hub.notify.base import Outgoing, SendError
 
 M = PatientMessage.__table__

@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 import requests
 
+from hub.domain.notifications.settings import SmsSettings
+from hub.domain.notifications.templates import to_ascii
 from hub.notify.base import Outgoing, SendError
-from hub.notify.settings import SmsSettings
-from hub.notify.templates import to_ascii
 
 # The gateway is busy or down: worth trying again later. Any other 4xx means the request itself is wrong.
 RETRY_STATUSES = {408, 425, 429}

@@ -30,9 +30,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from display.announcement import compose_announcement
 from hub import protocol as p
 from hub.core import Hub
-from hub.domain.devices import DeviceRegistry
-from hub.domain.errors import DomainError
-from hub.domain.events import CounterChanged, DeviceCommand, QueueChanged, TicketCalled
+from hub.domain.common.errors import DomainError
+from hub.domain.common.events import CounterChanged, DeviceCommand, QueueChanged, TicketCalled
+from hub.domain.devices.registry import DeviceRegistry
 
 log = logging.getLogger(__name__)
 INBOX_LIMIT = 10_000

@@ -21,13 +21,13 @@ from flask_socketio import SocketIO, emit, join_room
 from hub import protocol as p
 from hub.api.auth import SESSION_RESOLVER
 from hub.core import Hub
-from hub.domain.appointments import AppointmentChanged
-from hub.domain.devices import DeviceAlert, DeviceChanged
-from hub.domain.errors import DomainError
-from hub.domain.events import CounterChanged, QueueChanged, TicketCalled, TicketChanged, TicketIssued
-from hub.domain.notifications import PatientMessageCreated
-from hub.domain.orders import OrderEvent
-from hub.domain.queue_reads import QueueReads
+from hub.domain.booking.appointments import AppointmentChanged
+from hub.domain.clinical.orders import OrderEvent
+from hub.domain.common.errors import DomainError
+from hub.domain.common.events import CounterChanged, QueueChanged, TicketCalled, TicketChanged, TicketIssued
+from hub.domain.devices.registry import DeviceAlert, DeviceChanged
+from hub.domain.notifications.outbox import PatientMessageCreated
+from hub.domain.queue.boards import QueueReads
 from hub.notify.in_app import check_inbox_token
 
 log = logging.getLogger(__name__)

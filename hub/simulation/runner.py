@@ -28,10 +28,10 @@ from hub import migrate
 from hub import protocol as p
 from hub.config import ClinicConfig
 from hub.db import Database
-from hub.domain.clock import VirtualClock
-from hub.domain.events import EventBus
-from hub.domain.models import Service, Ticket
-from hub.domain.queueing import QueueService
+from hub.domain.common.clock import VirtualClock
+from hub.domain.common.events import EventBus
+from hub.domain.queue.engine import QueueService
+from hub.domain.queue.models import Service, Ticket
 from hub.simulation.scenario import Minutes, Scenario, clock_minutes, span_minutes
 
 CLOSED, IDLE, CALLING, SERVING, PAUSED = "closed", "idle", "calling", "serving", "paused"

@@ -7,21 +7,13 @@ from flask import Blueprint, Flask, abort, render_template, request
 from caller_console import web as console_page
 from display import board_web
 from hub.api.hub_access import current_hub
-from hub.web import (
-    admin,
-    cashier,
-    doctor,
-    follow_up_links,
-    follow_ups,
-    lab,
-    notifications_admin,
-    portal,
-    reception,
-    reports,
-    schedules,
-)
+from hub.web import admin, billing, booking, notifications, patients, reports
 from hub.web.auth import install_auth
+from hub.web.clinical import doctor, lab
+from hub.web.follow_ups import links as follow_up_links
+from hub.web.follow_ups import pages as follow_ups
 from hub.web.i18n import install_i18n
+from hub.web.portal import pages as portal
 
 bp = Blueprint("web", __name__)
 
@@ -50,8 +42,8 @@ def register_web(app: Flask) -> None:
     install_auth(app)
     app.register_blueprint(bp)
     app.register_blueprint(admin.bp)
-    app.register_blueprint(notifications_admin.bp)
-    for pages in (reception, schedules, doctor, lab, cashier, portal, reports, follow_ups, follow_up_links):
+    app.register_blueprint(notifications.bp)
+    for pages in (patients, booking, doctor, lab, billing, portal, reports, follow_ups, follow_up_links):
         app.register_blueprint(pages.bp)
     app.register_blueprint(console_page.bp)
     app.register_blueprint(board_web.bp)

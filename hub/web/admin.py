@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from hub.api.hub_access import current_hub
-from hub.domain.errors import DomainError
+from hub.domain.common.errors import DomainError
 from hub.web.auth import current_staff, staff_page
 from hub.web.i18n import tr
 

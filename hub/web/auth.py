@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from hub.api import BLUEPRINTS as API_BLUEPRINTS
 from hub.api.auth import SESSION_RESOLVER, Identity
 from hub.api.hub_access import current_hub
-from hub.domain.staff import Staff
+from hub.domain.staff.accounts import Staff
 from hub.web.i18n import tr
 from hub.web.nav import STAFF_LINKS
 

@@ -9,8 +9,8 @@ from flask import Blueprint, abort, render_template, request
 from hub.api.errors import ApiError
 from hub.api.hub_access import current_hub
 from hub.api.reports import OPS_VIEWERS, period_from_args, report_service
-from hub.domain.report_tables import ReportTable, build, dims_for, format_cell
-from hub.domain.reports import Period, RangeReport
+from hub.domain.reports.service import Period, RangeReport
+from hub.domain.reports.tables import ReportTable, build, dims_for, format_cell
 from hub.web.auth import staff_page
 from hub.web.i18n import current_lang, tr
 

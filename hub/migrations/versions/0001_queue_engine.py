@@ -7,7 +7,7 @@ Create Date: 2026-11-22 01:19:00.036483
 
 from alembic import op
 import sqlalchemy as sa
-import hub.domain.models
+import hub.domain.common.models
 
 
 revision = '0001'
@@ -26,15 +26,15 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', hub.domain.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', hub.domain.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', hub.domain.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
     )
     op.create_table('audit_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('at', hub.domain.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=64), nullable=False),
     sa.Column('action', sa.String(length=48), nullable=False),
     sa.Column('subject', sa.String(length=64), nullable=False),
@@ -52,7 +52,7 @@ def upgrade() -> None:
     sa.Column('zone', sa.String(length=32), nullable=False),
     sa.Column('state', sa.String(length=8), nullable=False),
     sa.Column('pause_reason', sa.String(length=200), nullable=True),
-    sa.Column('state_since', hub.domain.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('state_since', hub.domain.common.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('current_ticket_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('priority_streak', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
@@ -73,7 +73,7 @@ def upgrade() -> None:
     sa.Column('address', sa.String(length=300), nullable=True),
     sa.Column('national_id', sa.String(length=12), nullable=True),
     sa.Column('insurance_no', sa.String(length=20), nullable=True),
-    sa.Column('created_at', hub.domain.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_patients')),
     sa.UniqueConstraint('code', name=op.f('uq_patients_code')),
     sa.UniqueConstraint('national_id', name=op.f('uq_patients_national_id'))
@@ -107,7 +107,7 @@ def upgrade() -> None:
     sa.Column('samples', sa.Integer(), nullable=False),
     sa.Column('mean', sa.Float(), nullable=False),
     sa.Column('var', sa.Float(), nullable=False),
-    sa.Column('updated_at', hub.domain.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['service_id'], ['services.id'], name=op.f('fk_service_time_stats_service_id_services')),
     sa.PrimaryKeyConstraint('service_id', 'scope', name=op.f('pk_service_time_stats'))
     )
@@ -122,8 +122,8 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('patient_id', sa.Integer(), nullable=True),
     sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('started_at', hub.domain.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', hub.domain.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_visits_patient_id_patients')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_visits'))
     )
@@ -144,13 +144,13 @@ def upgrade() -> None:
     sa.Column('visit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('counter_id', sa.Integer(), nullable=True),
     sa.Column('queue_key_ms', sa.BigInteger(), nullable=False),
-    sa.Column('issued_at', hub.domain.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('first_called_at', hub.domain.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_called_at', hub.domain.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('issued_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_called_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_called_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('call_count', sa.Integer(), nullable=False),
-    sa.Column('served_at', hub.domain.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', hub.domain.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('slot_at', hub.domain.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('served_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('slot_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('appointment_id', sa.BigInteger(), nullable=True),
     sa.Column('transferred_from_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('offline', sa.Boolean(), nullable=False),
@@ -176,8 +176,8 @@ def upgrade() -> None:
     sa.Column('ticket_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('from_status', sa.String(length=12), nullable=True),
     sa.Column('to_status', sa.String(length=12), nullable=False),
-    sa.Column('started_at', hub.domain.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('at', hub.domain.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('duration_ms', sa.BigInteger(), nullable=False),
     sa.Column('counter_id', sa.Integer(), nullable=True),
     sa.Column('actor', sa.String(length=64), nullable=False),

@@ -7,7 +7,7 @@ Create Date: 2026-11-22 01:33:49.337962
 
 from alembic import op
 import sqlalchemy as sa
-import hub.domain.models
+import hub.domain.common.models
 
 
 revision = '0003'
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=200), nullable=False),
     sa.Column('counter', sa.String(length=32), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', hub.domain.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', hub.domain.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_users')),
     sa.UniqueConstraint('username', name=op.f('uq_staff_users_username'))
     )

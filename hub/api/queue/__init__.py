@@ -1,0 +1,1 @@
+"""REST for the queue (hub.domain.queue): services with their lines, tickets, counters, kiosk leases."""

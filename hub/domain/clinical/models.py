@@ -1,0 +1,56 @@
+"""Examination records and lab/imaging orders.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.domain.common.models import Base, BigId, UTCDateTime
+
+
+class ExamRecord(Base):
+    """The doctor's record of an examination."""
+
+    __tablename__ = "exam_records"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    diagnosis_code: Mapped[str | None] = mapped_column(String(10))  # ICD-10
+    diagnosis_text: Mapped[str | None] = mapped_column(String(300))
+    prescription: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ClinicalOrder(Base):
+    """A lab or imaging order (chỉ định cận lâm sàng) from the catalogue in config/catalogue.toml."""
+
+    __tablename__ = "clinical_orders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    item_code: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8))  # lab or imaging
+    service: Mapped[str] = mapped_column(String(32))  # the service that performs it
+    price: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12))  # ordered, in_progress, resulted, cancelled
+    ordered_by: Mapped[str] = mapped_column(String(64))
+    ordering_service: Mapped[str] = mapped_column(String(32))  # where the patient returns
+    ordering_counter: Mapped[str | None] = mapped_column(String(32))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    note: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resulted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A lab result: [{"code", "name", "value", "unit", "low", "high", "flag"}]; imaging: a report text.
+    result_values: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    result_report: Mapped[str | None] = mapped_column(Text)
+    resulted_by: Mapped[str | None] = mapped_column(String(64))
+    released: Mapped[bool] = mapped_column(Boolean, default=False)  # visible to the patient on the portal
