@@ -11,10 +11,10 @@ from sqlalchemy import func, insert, select
 
 from hub.config import ClinicConfig
 from hub.db import Database
+from hub.domain.billing import service as billing_module
 from hub.domain.billing.models import Invoice, Payment
 from hub.domain.billing.providers import SimulatedProvider
 from hub.domain.billing.service import MAX_AMOUNT, BillingService, InvoiceIssued, PaymentRecorded
-from hub.domain.billing import service as billing_module
 from hub.domain.billing.vietqr import parse_payload
 from hub.domain.clinical.models import ClinicalOrder
 from hub.domain.common.clock import VirtualClock
