@@ -310,7 +310,8 @@ class KioskAgent:
     def _info(self) -> dict[str, Any]:
         return {"model": "clinicq touchscreen kiosk", "firmware": FIRMWARE, "paper_mm": self.settings.paper_mm,
                 "capabilities": ["touch", "printer"] + (["scanner"] if self.settings.scanner else []),
-                "printer": self.settings.printer.split(":", 1)[0]}
+                "printer": self.settings.printer.split(":", 1)[0],
+                "page_port": self.settings.port}  # the hub's start page links the kiosk's own page
 
     def _telemetry(self) -> dict[str, Any]:
         counts = self.outbox.counts()
