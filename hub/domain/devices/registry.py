@@ -300,7 +300,10 @@ class DeviceRegistry:
         return row
 
     def in_opening_hours(self, instant: datetime) -> bool:
-        local = instant.astimezone(self.clinic.site.tz).time()
+        local_instant = instant.astimezone(self.clinic.site.tz)
+        if self.clinic.closed_on(local_instant.date()) is not None:
+            return False
+        local = local_instant.time()
         return any(start <= local < end for start, end in self.clinic.site_hours())
 
     # ------------------------------------------------------------------ idempotent requests
