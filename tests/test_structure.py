@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from hub.config import ClinicConfig
-from hub.core import build_hub
 from hub.domain.common.clock import VirtualClock
 from hub.domain.common.errors import Conflict
 from hub.domain.portal.service import PortalService
@@ -77,7 +76,7 @@ def test_edits_are_validated_exactly_as_the_files(tmp_path: Path, clinic: Clinic
         hub.structure.change({"counters": [c for c in document["counters"] if c["code"] != "p101"]},
                              actor="user:quan.tri")
     assert "devices[" in refused.value.problems[0]
-    assert hub.config.version == 1 and not hub.structure.history()[0]["action"] == "structure.change"
+    assert hub.config.version == 1 and hub.structure.history()[0]["action"] != "structure.change"
     hub.close()
 
 
