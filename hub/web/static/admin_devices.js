@@ -23,13 +23,8 @@
     if (!row) { return; }
     var online = row.querySelector(".online");
     online.dataset.online = d.online ? "yes" : "no";
-    online.textContent = (d.online ? labels.online : labels.offline) + " ";
-    if (d.status_since) {
-      var since = document.createElement("span");
-      since.className = "muted since";
-      since.textContent = labels.since + " " + localTime(d.status_since);
-      online.appendChild(since);
-    }
+    online.textContent = d.online ? labels.online : labels.offline;
+    row.querySelector(".since").textContent = d.status_since ? labels.since + " " + localTime(d.status_since) : "";
     row.querySelector(".seen").textContent = localTime(d.last_seen);
     row.querySelector(".fw").textContent = d.firmware || "";
     var paper = row.querySelector(".paper");
