@@ -159,3 +159,45 @@ def test_a_weekly_closed_day_and_no_estimate_on_a_closed_day(tmp_path: Path, cli
     assert hub.booking.free_slots(sunday, service="kham-noi") == []
     assert not hub.devices.in_opening_hours(clock.now())  # no "device offline" alarms on a holiday
     hub.close()
+
+
+def test_the_ops_page_says_the_hospital_is_closed(tmp_path: Path, clinic: ClinicConfig, clock: VirtualClock) -> None:
+    from hub.domain.reports.live import OperationsBoard
+
+    hub = hub_on(tmp_path, clinic, clock)
+    board = OperationsBoard(hub.queue, hub.devices, hub.config, hub.clock)
+    assert board.overview()["closed"] is None
+    hub.structure.change({"holidays": [{"day": MONDAY.isoformat(), "name": "Giỗ Tổ Hùng Vương",
+                                        "name_en": "Hung Kings' Day"}]}, actor="user:quan.tri")
+    overview = board.overview()
+    assert overview["closed"] == {"name": "Giỗ Tổ Hùng Vương", "name_en": "Hung Kings' Day"}
+    assert overview["alerts"][0]["kind"] == "closed_day" and "Giỗ Tổ" in overview["alerts"][0]["message"]
+    hub.close()
+
+
+def test_export_and_import_on_the_command_line(tmp_path: Path, clinic: ClinicConfig) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from hub.cli import cli
+    from hub.config import PROJECT_CONFIG_DIR
+
+    common = ["--config", str(PROJECT_CONFIG_DIR), "--var", str(tmp_path), "--db", f"sqlite:///{tmp_path / 's.db'}"]
+    runner = CliRunner()
+    exported = runner.invoke(cli, ["structure", "export", *common])
+    assert exported.exit_code == 0, exported.output
+    document = json.loads(exported.output)
+    assert document["version"] == 1 and len(document["structure"]["counters"]) == len(clinic.counters)
+    document["structure"]["holidays"] = [{"day": "2027-02-06", "name": "Tết Nguyên Đán", "name_en": "Tết"}]
+    source = tmp_path / "structure.json"
+    source.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    imported = runner.invoke(cli, ["structure", "import", str(source), "--actor", "it.admin", *common])
+    assert imported.exit_code == 0, imported.output
+    assert "version 2" in imported.output
+    again = json.loads(runner.invoke(cli, ["structure", "export", *common]).output)
+    assert again["structure"]["holidays"][0]["name"] == "Tết Nguyên Đán"
+    document["structure"]["counters"][0]["zone"] = "Sảnh A"  # not a zone code: refused, named
+    source.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    refused = runner.invoke(cli, ["structure", "import", str(source), *common])
+    assert refused.exit_code == 1 and "counters[0].zone" in refused.output
