@@ -196,6 +196,36 @@ def test_a_new_room_reaches_the_board_and_the_kiosk_without_a_restart(hub: HubPr
     assert any(c["code"] == "p107" and c["services"] == ["kham-noi", "kham-ngoai"] for c in counters)
 
 
+def test_a_holiday_added_on_the_page_closes_the_day_for_bookings(hub: HubProcess, browser: Any) -> None:  # noqa: F811
+    from datetime import date, timedelta
+
+    from playwright.sync_api import expect
+
+    def slots(day: date) -> dict:
+        return requests.get(hub.api + "/slots", params={"service": "kham-noi", "day": day.isoformat()},
+                            timeout=5).json()
+
+    day = next(d for d in (date.today() + timedelta(days=n) for n in range(2, 12)) if slots(d)["slots"])
+    page = log_in(browser, hub, ADMIN, ADMIN_PASSWORD, "/admin/structure/holidays/new")
+    try:
+        page.wait_for_url("**/admin/structure/holidays/new")
+        page.fill("#f-day", day.isoformat())
+        page.fill("#f-name", "Nghỉ bù Quốc khánh")
+        page.fill("#f-name_en", "National Day (in lieu)")
+        page.click("#item-form button[type=submit]")
+        page.goto(hub.url + "/admin/structure/hours")
+        row = page.locator(f'#holidays tr[data-key="{day.isoformat()}"]')
+        expect(row).to_contain_text("Nghỉ bù Quốc khánh")
+        expect(row).to_contain_text(f"{day.day:02d}/{day.month:02d}/{day.year}")  # vi-VN date, with its weekday
+    finally:
+        page.context.close()
+    closed = slots(day)
+    assert closed["slots"] == [] and closed["closed"]["name"] == "Nghỉ bù Quốc khánh"
+    assert slots(day + timedelta(days=7))["closed"] is None
+    assert any(r[0] == f"user:{ADMIN}" and "Nghỉ bù" in json.loads(r[2])["sections"]["holidays"]["added"][0]["name"]
+               for r in audit_rows(hub, "structure.change") if '"holidays"' in r[2])
+
+
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
 def test_every_admin_page_renders_in_both_sizes(hub: HubProcess, browser: Any, size: tuple[int, int]) -> None:  # noqa: F811
     page = log_in(browser, hub, ADMIN, ADMIN_PASSWORD, "/admin/staff", viewport=size)
