@@ -226,6 +226,31 @@ def test_a_holiday_added_on_the_page_closes_the_day_for_bookings(hub: HubProcess
                for r in audit_rows(hub, "structure.change") if '"holidays"' in r[2])
 
 
+def test_a_running_hub_follows_a_change_saved_by_another_process(hub: HubProcess) -> None:
+    """Another hub process (here: this test's own) saves a new version; the running one applies it by itself."""
+    from hub.domain.structure.service import structure_of
+
+    other = build_hub(load_config(hub.config_dir, env={}), var_dir=hub.var_dir, db_url=hub.db_url)
+    try:
+        room = {"code": "p108", "name": "Phòng 108", "name_en": "Room 108", "zone": "tang-1",
+                "services": ["kham-nhi"], "hours": None, "printer": None, "speaker_zone": None}
+        other.structure.change({"counters": [*structure_of(other.config.current)["counters"], room]},
+                               actor="user:other-process")
+        version = other.config.version
+    finally:
+        other.close()
+    deadline = time.monotonic() + 10
+    while True:
+        counters = requests.get(hub.api + "/counters", headers=hub.headers("nurse"), timeout=5).json()["counters"]
+        services = requests.get(hub.api + "/services", timeout=5).json()
+        if any(c["code"] == "p108" for c in counters) and services["structure_version"] == version:
+            break
+        assert time.monotonic() < deadline, "the running hub did not apply the new structure"
+        time.sleep(0.2)
+    opened = requests.post(f"{hub.api}/counters/p108/open", headers=hub.headers("nurse"), timeout=5)
+    assert opened.status_code == 200, opened.text
+
+
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
 def test_every_admin_page_renders_in_both_sizes(hub: HubProcess, browser: Any, size: tuple[int, int]) -> None:  # noqa: F811
     page = log_in(browser, hub, ADMIN, ADMIN_PASSWORD, "/admin/staff", viewport=size)
@@ -263,6 +288,5 @@ def test_admin_forms_refuse_other_roles_and_missing_csrf(hub: HubProcess) -> Non
                  timeout=10)
     without_token = session.post(hub.url + "/admin/structure/counters/p101/remove", timeout=5)
     assert without_token.status_code == 400
-    time.sleep(0)  # the structure is unchanged:
     counters = requests.get(hub.api + "/counters", headers=hub.headers("nurse"), timeout=5).json()["counters"]
     assert any(c["code"] == "p101" for c in counters)
