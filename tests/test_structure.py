@@ -201,3 +201,30 @@ def test_export_and_import_on_the_command_line(tmp_path: Path, clinic: ClinicCon
     source.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     refused = runner.invoke(cli, ["structure", "import", str(source), *common])
     assert refused.exit_code == 1 and "counters[0].zone" in refused.output
+
+
+def test_two_hubs_on_postgresql_share_the_structure(tmp_path: Path, clinic: ClinicConfig, clock: VirtualClock,
+                                                    pg_url: str) -> None:
+    from sqlalchemy import text
+
+    from hub.db import Database
+
+    fresh = Database(pg_url)
+    with fresh.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    fresh.dispose()
+    first = hub_on(tmp_path / "a", clinic, clock, db_url=pg_url)
+    second = hub_on(tmp_path / "b", clinic, clock, db_url=pg_url)
+    try:
+        with_room(first)
+        assert second.structure.refresh() and second.config.counter("p107") is not None
+        second.queue.open_counter("p107", actor="user:lan")
+        ticket = second.queue.issue("kham-noi", actor="kiosk")
+        assert second.queue.call_next("p107", actor="user:lan")["id"] == ticket["id"]
+        second.structure.change({"closed_weekdays": ["sun"]}, actor="user:b", expected_version=2)
+        assert first.structure.refresh() and first.config.site.closed_weekdays == ["sun"]
+        assert [e["action"] for e in first.structure.history()] == ["structure.change", "structure.change",
+                                                                    "structure.seed"]
+    finally:
+        first.close()
+        second.close()
