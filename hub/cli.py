@@ -63,6 +63,7 @@ AGENT_COMMANDS = {
     "console": "caller_console.cli",
     "kiosk": "kiosk.cli",
     "worker": "hub.worker_cli",
+    "structure": "hub.structure_cli",
 }
 
 

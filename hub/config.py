@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +34,8 @@ ENV_OVERRIDES = {
     "CLINICQ_SECRET_KEY": "secret_key",
     "CLINICQ_PORT": "port",
     "CLINICQ_MQTT_PASSWORD": "mqtt_password",
+    "CLINICQ_BROKER_FILES_DIR": "broker_files_dir",
+    "CLINICQ_BROKER_PID_FILE": "broker_pid_file",
 }
 
 
@@ -65,6 +67,8 @@ class Site(_Strict):
     timezone: str = "Asia/Ho_Chi_Minh"
     language: Literal["vi", "en"] = "vi"
     opening_hours: list[str] = ["07:00-11:30", "13:30-16:30"]
+    # Weekdays the whole site is closed (no slots, no reminders for them, closed on the portal).
+    closed_weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = []
     public_url: str = "http://127.0.0.1:8000"
 
     @field_validator("timezone")
@@ -96,6 +100,11 @@ class HubSettings(_Strict):
     mqtt_password: str = ""  # the hub's own broker login; `clinicq mqtt-acl` writes it into the password file
     embedded_broker: bool = True
     secret_key: str = ""
+    # Where the hub keeps Mosquitto's password and ACL files current as devices are added, moved and
+    # retired ("" = only `clinicq mqtt-acl` writes them); the broker reloads them on SIGHUP, sent to the
+    # pid in broker_pid_file (Mosquitto's own pid_file) when set.
+    broker_files_dir: str = ""
+    broker_pid_file: str = ""
 
     @field_validator("mqtt_url")
     @classmethod
@@ -153,6 +162,9 @@ class CounterConfig(_Strict):
     zone: Code
     services: list[Code] = Field(min_length=1)
     hours: list[str] | None = None  # None: the site's opening hours
+    # The printer device for slips printed here (order slips, "return to the doctor"); None: none.
+    printer: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] | None = None
+    speaker_zone: Code | None = None  # whose speakers call for it; None: the speakers of its zone
 
     @field_validator("hours")
     @classmethod
@@ -199,6 +211,14 @@ class DeviceConfig(_Strict):
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Holiday(_Strict):
+    """A date the whole site is closed (Tết, national holidays, a day the hospital decides)."""
+
+    day: date
+    name: Text
+    name_en: Annotated[str, Field(max_length=120)] = ""
 
 
 class ScheduleBlock(_Strict):
@@ -351,6 +371,7 @@ class ClinicConfig(_Strict):
     scheduler: SchedulerSettings = SchedulerSettings()
     reports: ReportSettings = ReportSettings()
     follow_ups: FollowUpSettings = FollowUpSettings()
+    holidays: list[Holiday] = []
 
     @model_validator(mode="after")
     def _cross_references(self) -> ClinicConfig:
@@ -394,6 +415,7 @@ class ClinicConfig(_Strict):
         for index, item in enumerate(self.catalogue):
             if item.service not in service_codes:
                 raise ValueError(f"catalogue[{index}].service: unknown service {item.service!r}")
+        _unique("holidays", [h.day.isoformat() for h in self.holidays])
         normal = [p for p in self.priority_classes if p.code == "normal"]
         if not normal or normal[0].head_start_minutes != 0:
             raise ValueError("priority_classes: a class 'normal' with head_start_minutes = 0 is required")
@@ -438,6 +460,18 @@ class ClinicConfig(_Strict):
     def counter_hours(self, counter: CounterConfig) -> list[tuple[time, time]]:
         return [_parse_hours(h) for h in (counter.hours or self.site.opening_hours)]
 
+    def holiday(self, day: date) -> Holiday | None:
+        return next((h for h in self.holidays if h.day == day), None)
+
+    def closed_on(self, day: date) -> Holiday | None:
+        """Why the site is closed on a local date (a holiday, or a weekly closed day), or None if open."""
+        holiday = self.holiday(day)
+        if holiday is not None:
+            return holiday
+        if WEEKDAYS[day.weekday()] in self.site.closed_weekdays:
+            return Holiday(day=day, name="Ngày nghỉ hằng tuần", name_en="Weekly closed day")
+        return None
+
 
 def _unique(what: str, codes: list[str]) -> None:
     seen: set[str] = set()
@@ -454,7 +488,7 @@ _KEY_FILES = {
     "devices": "devices.toml", "displays": "displays.toml", "doctors": "doctors.toml",
     "catalogue": "catalogue.toml", "payments": "catalogue.toml", "icd10": "icd10.toml",
     "notifications": "notifications.toml", "scheduler": "notifications.toml", "reports": "site.toml",
-    "follow_ups": "notifications.toml",
+    "follow_ups": "notifications.toml", "holidays": "site.toml",
 }
 
 

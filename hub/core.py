@@ -10,11 +10,12 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from hub import migrate
-from hub.config import ClinicConfig
+from hub.config import ClinicConfig, ConfigError
 from hub.db import Database, sqlite_url
 from hub.domain.billing.service import BillingService
 from hub.domain.booking.service import BookingService
@@ -28,6 +29,8 @@ from hub.domain.queue.engine import QueueService
 from hub.domain.reports.store import RollupStore, install_rollup_job
 from hub.domain.staff.accounts import StaffService
 from hub.domain.staff.tokens import TokenService
+from hub.domain.structure.live import LiveConfig
+from hub.domain.structure.service import StructureInvalid, StructureService
 from hub.notify.dispatch import channels_from_config, install_outbox_job
 from hub.scheduler import Scheduler
 
@@ -50,6 +53,7 @@ class Hub:
     notifications: NotificationService  # the outbox; `scheduler` runs its sending job
     scheduler: Scheduler  # started by `clinicq hub` (scheduler.in_hub) or `clinicq worker`
     follow_ups: FollowUpService  # follow-up orders, reminders, patient links, call-back list, figures
+    structure: StructureService  # the clinic's structure as admins edit it live; `config` is its LiveConfig
     var_dir: Path
     secret_key: str
     # Anything an adapter wants to stop when the hub stops (MQTT bridge, broker child process...).
@@ -108,8 +112,20 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
         migrate.upgrade(db)
     clock = clock or SystemClock()
     bus = bus or EventBus()
+    # config/ seeds the structure of a new site; after that the database holds the admins' edits.
+    live = LiveConfig(config)
+    structure = StructureService(db, clock, bus, config, live)
+    try:
+        version, effective = structure.load_or_seed()
+    except StructureInvalid as exc:
+        raise ConfigError("\n  ".join(["the clinic structure cannot be used:", *exc.problems])) from None
+    live.replace(effective, version)
+    config = cast(ClinicConfig, live)  # reads as the ClinicConfig in force, swapped when an admin edits
     queue = QueueService(db, config, bus, clock)
     queue.sync_config()
+    structure.writers.append(queue.write_structure_tables)
+    structure.checks.append(queue.check_structure_change)
+    structure.appliers.append(queue.apply_structure)
     devices = DeviceRegistry(db, config, bus, clock)
     devices.sync_config()
     booking = BookingService(db, config, bus, clock, queue)
@@ -124,8 +140,12 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
     follow_ups.install_jobs(scheduler)
     # Closed days are summed once, at night, so the morning's reports open at once.
     install_rollup_job(scheduler, RollupStore(db, config, clock))
+    if config.hub.broker_files_dir:
+        from hub.mqtt_acl import BrokerFiles  # the broker's files: an adapter, wired here like the channels
+
+        BrokerFiles(config, devices, var_dir).install(bus)
     return Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
                devices=devices, staff=StaffService(db, config, clock), booking=booking,
                clinical=ClinicalService(db, config, bus, clock, queue),
                billing=BillingService(db, config, bus, clock, queue), notifications=notifications,
-               scheduler=scheduler, follow_ups=follow_ups, var_dir=var_dir, secret_key=key)
+               scheduler=scheduler, follow_ups=follow_ups, structure=structure, var_dir=var_dir, secret_key=key)

@@ -8,12 +8,18 @@ announcements...). The hub has its own account with the whole tree.
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
 from hub.config import ClinicConfig
-from hub.domain.devices.registry import mosquitto_hash
+from hub.domain.common.events import EventBus
+from hub.domain.devices.registry import DeviceReconfigured, DeviceRegistry, mosquitto_hash
 from hub.protocol import Topics
+
+log = logging.getLogger(__name__)
 
 
 def device_reads(topics: Topics, device: dict[str, Any]) -> list[str]:
@@ -60,3 +66,35 @@ def write_broker_files(out_dir: Path, config: ClinicConfig, devices: list[dict[s
     for path in (passwd, acl):
         path.chmod(0o600)
     return passwd, acl
+
+
+class BrokerFiles:
+    """Keeps the broker's password and ACL files in step with the registry, and has the broker reload them.
+
+    Mosquitto re-reads both files on SIGHUP: a retired device's next login is refused and its
+    publishes are refused at once; a moved keypad reads its new counter's state.
+    """
+
+    def __init__(self, config: ClinicConfig, registry: DeviceRegistry, var_dir: Path) -> None:
+        self.config = config
+        self.registry = registry
+        directory = Path(config.hub.broker_files_dir)
+        self.directory = directory if directory.is_absolute() else var_dir / directory
+        self.pid_file = Path(config.hub.broker_pid_file) if config.hub.broker_pid_file else None
+
+    def install(self, bus: EventBus) -> BrokerFiles:
+        bus.subscribe(DeviceReconfigured, lambda _event: self.refresh())
+        return self
+
+    def refresh(self) -> None:
+        write_broker_files(self.directory, self.config, self.registry.credentials(), self.config.hub.mqtt_password)
+        self._reload_broker()
+
+    def _reload_broker(self) -> None:
+        if self.pid_file is None:
+            return
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            os.kill(pid, signal.SIGHUP)
+        except (OSError, ValueError) as exc:
+            log.warning("could not ask the broker (pid file %s) to reload its files: %s", self.pid_file, exc)

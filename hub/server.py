@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from hub.core import Hub, build_hub
 from hub.realtime.mqtt_bridge import MqttBridge, parse_mqtt_url
 
 log = logging.getLogger(__name__)
+# How often a hub process checks whether another one saved a newer clinic structure (one indexed read).
+STRUCTURE_POLL_S = float(os.environ.get("CLINICQ_STRUCTURE_POLL_S") or 2.0)
 
 
 def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: str | None = None,
@@ -25,10 +28,15 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
     server_class = _no_delay_server()  # built after gevent's monkey patching
 
     hub = build_hub(config, var_dir=var_dir, db_url=db_url)
+    if hub.config.hub.broker_files_dir:
+        from hub.mqtt_acl import BrokerFiles
+
+        BrokerFiles(hub.config, hub.devices, hub.var_dir).refresh()  # the registry may have changed while down
     app = create_app(hub, async_mode="gevent", message_queue=os.environ.get("CLINICQ_SOCKETIO_QUEUE") or None,
                      channel=os.environ.get("CLINICQ_SOCKETIO_CHANNEL") or f"clinicq-{config.site.id}")
     start_device_bus(hub)
     start_scheduler(hub)
+    start_structure_watch(hub)
     server = server_class((host, port), app, log=None, error_log=_ErrorLog())
     stop_on_signals(server.stop)
     try:
@@ -76,6 +84,22 @@ def start_device_bus(hub: Hub) -> MqttBridge | None:
     hub.closers.append(bridge.stop)
     hub.mqtt_status = bridge.status
     return bridge
+
+
+def start_structure_watch(hub: Hub, every_s: float = STRUCTURE_POLL_S) -> threading.Event:
+    """Apply, within seconds, a structure another hub process saved (a greenlet under gevent)."""
+    stopped = threading.Event()
+
+    def watch() -> None:
+        while not stopped.wait(every_s):
+            try:
+                hub.structure.refresh()
+            except Exception:  # the database may be away for a moment: check again on the next round
+                log.exception("checking the clinic structure's version failed")
+
+    threading.Thread(target=watch, name="structure-watch", daemon=True).start()
+    hub.closers.append(stopped.set)
+    return stopped
 
 
 def start_scheduler(hub: Hub) -> None:

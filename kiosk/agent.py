@@ -26,7 +26,8 @@ from kiosk.printing import TicketPrinter, ticket_print
 from kiosk.refusals import Refusal
 from kiosk.scanner import ScannerReader, classify_scan
 from kiosk.settings import KioskSettings
-from kiosk.store import LocalStore
+from kiosk.store import LocalStore, utc_now
+from kiosk.ticket_image import TicketPrint
 
 log = logging.getLogger(__name__)
 FIRMWARE = "clinicq-kiosk 0.1.0"
@@ -268,7 +269,11 @@ class KioskAgent:
         return updated
 
     def _on_command(self, name: str, body: dict[str, Any]) -> None:
-        """A command from the hub over MQTT; reprint is the one a kiosk knows."""
+        """A command from the hub over MQTT: reprint a ticket, or print a test slip (admin's device test)."""
+        if name == "test_print":
+            threading.Thread(target=self.print_test, args=(body.get("req_id"),), name="test-print",
+                             daemon=True).start()
+            return
         if name != "reprint":
             log.info("ignored command %s", name[:40])
             return
@@ -279,6 +284,20 @@ class KioskAgent:
             return
         # Not on the MQTT network thread: printing takes a second or two.
         threading.Thread(target=self._reprint_quietly, args=(ticket.key,), name="reprint", daemon=True).start()
+
+    def print_test(self, req_id: Any = None) -> str:
+        """A slip that says it is a test, with the hub's name and the time: staff see the printer works."""
+        site = (self.link.setup or {}).get("site", {})
+        slip = TicketPrint(hospital_name=site.get("name") or "clinicq", hospital_name_en=site.get("name_en"),
+                           service_name="PHIẾU IN THỬ", service_name_en="Test print", number="TEST",
+                           issued_at=utc_now(), status_url=site.get("public_url") or self.settings.hub_url,
+                           notice=f"Máy in {self.settings.device_id} hoạt động bình thường / printer works",
+                           timezone=site.get("timezone") or "Asia/Ho_Chi_Minh")
+        with self._issue_lock:
+            state = self.printer.print(slip)
+        # Staff see the result on paper (or its absence); a paper fault is reported as every paper state is.
+        log.info("test slip %s: %s", str(req_id)[:64], state)
+        return state
 
     def _reprint_quietly(self, key: str) -> None:
         try:
@@ -310,7 +329,8 @@ class KioskAgent:
     def _info(self) -> dict[str, Any]:
         return {"model": "clinicq touchscreen kiosk", "firmware": FIRMWARE, "paper_mm": self.settings.paper_mm,
                 "capabilities": ["touch", "printer"] + (["scanner"] if self.settings.scanner else []),
-                "printer": self.settings.printer.split(":", 1)[0]}
+                "printer": self.settings.printer.split(":", 1)[0],
+                "page_port": self.settings.port}  # the hub's start page links the kiosk's own page
 
     def _telemetry(self) -> dict[str, Any]:
         counts = self.outbox.counts()

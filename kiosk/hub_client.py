@@ -37,7 +37,11 @@ class HubClient:
         return self._call("GET", "/kiosk/setup")
 
     def services(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/services")["services"]
+        return self.services_reply()["services"]
+
+    def services_reply(self) -> dict[str, Any]:
+        """GET /services whole: the services and the hub's `structure_version`."""
+        return self._call("GET", "/services")
 
     def counters(self) -> list[dict[str, Any]]:
         return self._call("GET", "/counters")["counters"]

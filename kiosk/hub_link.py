@@ -121,12 +121,16 @@ class HubLink:
 
     def _refresh(self) -> None:
         today = self.today()
-        if self.setup is None or self._setup_day != today:
+        reply = self.client.services_reply()
+        # An admin changed the clinic's structure (priority classes, names): read the set-up again now.
+        changed = (reply.get("structure_version") is not None and self.setup is not None
+                   and self.setup.get("structure_version") != reply.get("structure_version"))
+        if self.setup is None or self._setup_day != today or changed:
             self.setup = self._keep("setup", self.client.setup())
             self._setup_day = today
             if self.on_setup is not None:
                 self.on_setup(self.setup)
-        self.services = self._keep("services", self.client.services())
+        self.services = self._keep("services", reply["services"])
         self.counters = self._keep("counters", self.client.counters())
 
     def _keep(self, name: str, body: Any) -> Any:

@@ -7,6 +7,7 @@ broker publishes its Last Will and the page, left open without reloading, shows 
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -134,7 +135,9 @@ def test_the_page_follows_a_device_live(hub: HubProcess, mosquitto: MosquittoBro
         alert = page.locator("#alerts [role=alert]").filter(has_text="hết giấy in")
         expect(alert).to_have_count(1)
         expect(alert).to_have_text(f"{DEVICE_NAME}: hết giấy in")  # the page's language only
-        expect(row.locator(".paper")).to_have_text("out")
+        expect(row.locator(".paper")).to_have_attribute("data-paper", "out")
+        expect(row.locator(".paper")).to_have_text("Hết giấy")  # in the page's language, not the wire code
+        expect(row.locator(".seen")).to_have_text(re.compile(r"^\d{2}:\d{2} \d{2}/\d{2}/\d{4}$"))  # local time
         expect(english.locator("#alerts [role=alert]").first).to_have_text(f"{DEVICE_NAME}: out of paper")
         send(device, "paper out")  # reported again (a rebirth): the same state is no new alert
         page.screenshot(path=str(artifact("devices-paper-out.png")), full_page=True)

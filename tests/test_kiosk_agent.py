@@ -288,3 +288,24 @@ def test_hub_gone_during_a_request_gives_a_leased_number_and_settles_later(tmp_p
         assert agent.outbox.counts() == {PENDING: 1, UNCONFIRMED: 1}
     finally:
         agent.store.close()
+
+
+def test_a_test_print_from_the_admin_page_prints_a_slip(tmp_path: Path) -> None:
+    from escpos.printer import Dummy
+
+    from kiosk.agent import KioskAgent
+    from kiosk.printing import TicketPrinter
+    from tests.support import free_port
+
+    settings = KioskSettings(hub_url=f"http://127.0.0.1:{free_port()}", token="t", printer="dummy",
+                             data_dir=tmp_path)
+    agent = KioskAgent(settings, printer=TicketPrinter("dummy"))
+    try:
+        agent.link.setup = SETUP
+        printer = agent.printer.printer
+        assert isinstance(printer, Dummy) and not printer.output
+        assert agent.print_test("test-abc") == "printed"
+        assert b"\x1dv0" in printer.output  # a raster image went to the printer (GS v 0)
+        assert agent.outbox.counts() == {}  # a test slip is no ticket
+    finally:
+        agent.store.close()

@@ -627,3 +627,17 @@ def test_speaker_command_plays_and_leaves_a_last_will(mosquitto: MosquittoBroker
         observer.publish(status_topic, b"", retain=True)
         observer.publish(topics.device_info("speaker", speaker_id), b"", retain=True)
         observer.close()
+
+
+def test_the_admin_pages_speaker_test_plays_its_phrase(rig_factory: Callable[..., SpeakerRig]) -> None:
+    rig = rig_factory()
+    command = {"req_id": "test-0a1b2c", "ts": protocol.now_ts(), "ttl_s": 30,
+               "text": "Đây là câu thử loa của hệ thống gọi số.", "lang": "vi"}
+    rig.observer.publish(rig.topics.device_command("speaker", rig.speaker_id, "say"), protocol.encode(command))
+    [played] = rig.wait_played(1)
+    assert played["call_id"] == "test-0a1b2c"
+    stale = {**command, "req_id": "test-old", "ts": protocol.now_ts() - 120}
+    rig.observer.publish(rig.topics.device_command("speaker", rig.speaker_id, "say"), protocol.encode(stale))
+    rig.observer.publish(rig.topics.device_command("speaker", rig.speaker_id, "say"), b"not json")
+    time.sleep(1.0)
+    assert [p["call_id"] for p in rig.played()] == ["test-0a1b2c"]  # an old test is dropped, never replayed

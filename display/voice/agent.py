@@ -191,7 +191,8 @@ class SpeakerAgent:
             return
         _, self._subscribe_mid = client.subscribe([(self.topics.announce(self.zone), protocol.MQTT_QOS),
                                                    (self.topics.hub_rebirth, protocol.MQTT_QOS),
-                                                   (self.config_topic, protocol.MQTT_QOS)])
+                                                   (self.config_topic, protocol.MQTT_QOS),
+                                                   (self.say_topic, protocol.MQTT_QOS)])
         self._publish_birth()
         log.info("speaker %s connected to %s:%s, zone %s", self.speaker_id, self.host, self.port, self.zone)
 
@@ -213,6 +214,8 @@ class SpeakerAgent:
                 self._on_config(message.payload)
             elif message.topic == self.topics.hub_rebirth:
                 self._publish_birth()
+            elif message.topic == self.say_topic:
+                self._on_say(message.payload)
         except Exception:
             # paho stops its loop on an exception in a callback: a bad message must never mute the speaker.
             log.exception("could not handle a message on %s", message.topic)
@@ -238,6 +241,24 @@ class SpeakerAgent:
                 return
             self._recent_calls.append(announcement.call_id)
         self.player.submit(spoken)
+
+    @property
+    def say_topic(self) -> str:
+        """`cmd/say`: the admin page's speaker test ("say this phrase"), played like a call."""
+        return self.topics.device_command(DEVICE_TYPE, self.speaker_id, "say")
+
+    def _on_say(self, raw: bytes) -> None:
+        try:
+            command = protocol.decode(raw)
+            if not isinstance(command, dict) or not isinstance(command.get("req_id"), str):
+                raise ValueError("a command is a JSON object with req_id")
+        except ValueError as exc:
+            log.warning("dropped a malformed say command: %s", exc)
+            return
+        # The same checks as a call (expiry, language, one play per id): a test sounds as a call would.
+        self._on_announce(protocol.encode({"call_id": command["req_id"][:64], "text": command.get("text"),
+                                           "lang": command.get("lang", "vi"), "repeat": 1,
+                                           "ts": command.get("ts"), "ttl_s": command.get("ttl_s")}))
 
     def _on_config(self, raw: bytes) -> None:
         if not raw:  # The hub cleared the retained config: back to voice.toml.

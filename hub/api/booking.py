@@ -58,7 +58,9 @@ def list_slots():  # type: ignore[no-untyped-def]
     slots = current_hub().booking.free_slots(day, service=request.args.get("service") or None,
                                              doctor=request.args.get("doctor") or None,
                                              include_full=request.args.get("all") in ("1", "true"))
-    return jsonify({"day": day.isoformat(), "slots": slots})
+    closed = current_hub().config.closed_on(day)
+    return jsonify({"day": day.isoformat(), "slots": slots,
+                    "closed": {"name": closed.name, "name_en": closed.name_en or closed.name} if closed else None})
 
 
 @bp.post("/appointments")

@@ -12,7 +12,8 @@ import hub.domain.notifications.models
 import hub.domain.patients.models
 import hub.domain.queue.models
 import hub.domain.reports.models
-import hub.domain.staff.models  # noqa: F401
+import hub.domain.staff.models
+import hub.domain.structure.models  # noqa: F401
 from hub.domain.common.models import Base
 
 config = context.config

@@ -32,7 +32,8 @@ from hub import protocol as p
 from hub.core import Hub
 from hub.domain.common.errors import DomainError
 from hub.domain.common.events import CounterChanged, DeviceCommand, QueueChanged, TicketCalled
-from hub.domain.devices.registry import DeviceRegistry
+from hub.domain.devices.registry import DeviceReconfigured, DeviceRegistry
+from hub.domain.structure.service import StructureChanged
 
 log = logging.getLogger(__name__)
 INBOX_LIMIT = 10_000
@@ -86,6 +87,8 @@ class MqttBridge:
         hub.bus.subscribe(CounterChanged, self.on_counter_changed)
         hub.bus.subscribe(QueueChanged, self.on_queue_changed)
         hub.bus.subscribe(DeviceCommand, self.on_device_command)
+        hub.bus.subscribe(StructureChanged, self.on_structure)
+        hub.bus.subscribe(DeviceReconfigured, self.on_device_reconfigured)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -180,11 +183,31 @@ class MqttBridge:
         }
         if announce.english:
             message["text_en"] = compose_announcement(ticket["number"], counter["name_en"], lang="en")
-        self._publish_call(self.topics.announce(counter["zone"]), message)
+        configured = self.hub.config.counter(counter["code"])
+        zone = (configured.speaker_zone if configured else None) or counter["zone"]
+        self._publish_call(self.topics.announce(zone), message)
 
     def on_device_command(self, event: DeviceCommand) -> None:
         # Never retained: a device that is offline now must not act on it when it comes back.
         self.publish(self.topics.device_command(event.device_type, event.device_id, event.name), event.payload)
+
+    def on_structure(self, event: StructureChanged) -> None:
+        """Keypads, LEDs and dispensers keep retained config and state: republish it for the new structure
+        (the process that made the change does; retained topics are the broker's, shared by all)."""
+        if not event.local:
+            return
+        for code in event.removed_counters:
+            self.publish(self.topics.counter_state(code), b"", retain=True)  # empty retained clears it
+        for code in event.removed_services:
+            self.publish(self.topics.service_state(code), b"", retain=True)
+        self._republish_all.set()
+        self._state_wake.set()
+
+    def on_device_reconfigured(self, event: DeviceReconfigured) -> None:
+        device = event.device
+        topic = self.topics.device_config(device["type"], device["id"])
+        # A retired device's retained config is cleared: a spare unit given its id later starts blank.
+        self.publish(topic, b"" if event.retired else self._device_config(device), retain=True)
 
     def on_counter_changed(self, event: CounterChanged) -> None:
         self._publish_counter_state(event.counter)

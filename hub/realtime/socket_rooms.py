@@ -28,6 +28,7 @@ from hub.domain.common.events import CounterChanged, QueueChanged, TicketCalled,
 from hub.domain.devices.registry import DeviceAlert, DeviceChanged
 from hub.domain.notifications.outbox import PatientMessageCreated
 from hub.domain.queue.boards import QueueReads
+from hub.domain.structure.service import StructureChanged
 from hub.notify.in_app import check_inbox_token
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,7 @@ class SocketRooms:
         self.hub = hub
         self.socketio = socketio
         self.reads = QueueReads(hub.queue)
-        config = hub.config
-        self.boards_of_counter: dict[str, list[str]] = defaultdict(list)
-        self.boards_of_service: dict[str, list[str]] = defaultdict(list)
-        for display in config.displays:
-            for counter in config.display_counters(display):
-                self.boards_of_counter[counter.code].append(display.id)
-            for service in config.display_services(display):
-                self.boards_of_service[service.code].append(display.id)
+        self._index_boards()
         # Tickets followed by clients of this process, by service, for estimate refreshes.
         self._followed: dict[str, dict[int, int]] = defaultdict(dict)
         self._followed_by_sid: dict[str, list[tuple[str, int]]] = defaultdict(list)
@@ -97,7 +91,44 @@ class SocketRooms:
         hub.bus.subscribe(PatientMessageCreated, self.on_patient_message)
         hub.bus.subscribe(OrderEvent, self.on_order)
         hub.bus.subscribe(AppointmentChanged, self.on_appointment)
+        hub.bus.subscribe(StructureChanged, self.on_structure)
         hub.closers.append(self.stop)
+
+    def _index_boards(self) -> None:
+        """Which boards show each counter and service; built again when the structure changes."""
+        config = self.hub.config
+        of_counter: dict[str, list[str]] = defaultdict(list)
+        of_service: dict[str, list[str]] = defaultdict(list)
+        for display in config.displays:
+            for counter in config.display_counters(display):
+                of_counter[counter.code].append(display.id)
+            for service in config.display_services(display):
+                of_service[service.code].append(display.id)
+        self.boards_of_counter, self.boards_of_service = of_counter, of_service
+
+    def on_structure(self, event: StructureChanged) -> None:
+        """Rooms, names or boards changed: every board and console redraws from a fresh snapshot.
+
+        Each hub process re-indexes; only the one that made the change emits, since rooms are shared
+        between processes (Redis) and one snapshot per screen is enough.
+        """
+        self._index_boards()
+        if not event.local:
+            return
+        config = self.hub.config
+        for display in config.displays:
+            try:
+                self.socketio.emit(p.SIO_SNAPSHOT, self.board_snapshot(display.id), to=room_board(display.id))
+            except Exception:  # one board failing must not keep the others on the old structure
+                log.exception("sending board %s its new snapshot failed", display.id)
+        for counter in config.counters:
+            try:
+                self.socketio.emit(p.SIO_SNAPSHOT, self.counter_snapshot(counter.code), to=room_counter(counter.code))
+            except Exception:
+                log.exception("sending counter %s its new snapshot failed", counter.code)
+        for code in event.removed_counters:
+            self.socketio.emit(p.SIO_ERROR, {"code": "unknown_counter", "message": f"counter {code} was removed"},
+                               to=room_counter(code))
 
     # ------------------------------------------------------------------ subscriptions
     def on_subscribe(self, message: Any = None) -> None:

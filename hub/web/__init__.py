@@ -21,8 +21,10 @@ bp = Blueprint("web", __name__)
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
     hub = current_hub()
+    kiosks = [{"name": d["name"], "url": f"http://{d['ip']}:{d['info']['page_port']}/" if d.get("ip") and isinstance(
+        d["info"].get("page_port"), int) else None} for d in hub.devices.list() if d["type"] == "kiosk"]
     return render_template("index.html", site=hub.config.site, displays=hub.config.displays,
-                           services=hub.queue.services_overview())
+                           services=hub.queue.services_overview(), kiosks=kiosks)
 
 
 @bp.get("/t/<int:ticket_id>")

@@ -14,7 +14,8 @@ from flask_wtf.csrf import CSRFProtect
 from hub.api import BLUEPRINTS as API_BLUEPRINTS
 from hub.api.auth import SESSION_RESOLVER, Identity
 from hub.api.hub_access import current_hub
-from hub.domain.staff.accounts import Staff
+from hub.domain.common.errors import DomainError
+from hub.domain.staff.accounts import MIN_PASSWORD, ROLE_NAMES, Staff
 from hub.web.i18n import tr
 from hub.web.nav import STAFF_LINKS
 
@@ -31,9 +32,16 @@ class SessionUser(UserMixin):
 
 
 def _session_identity() -> Identity | None:
-    if current_user and current_user.is_authenticated:
+    # An account waiting for its new password acts nowhere until it has one.
+    if current_user and current_user.is_authenticated and not current_user.staff.must_change_password:
         return Identity(current_user.staff.actor, current_user.staff.role)
     return None
+
+
+def role_name(role: str) -> str:
+    """A role as staff read it: 'Điều dưỡng', 'Nurse'."""
+    names = ROLE_NAMES.get(role)
+    return tr(*names) if names else role
 
 
 def current_staff() -> Staff:
@@ -49,6 +57,8 @@ def staff_page(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 return redirect(url_for("auth.login", next=request.full_path))
+            if current_user.staff.must_change_password:
+                return redirect(url_for("auth.change_password", next=request.full_path))
             if current_user.staff.role != "admin" and current_user.staff.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
@@ -76,6 +86,9 @@ def login():  # type: ignore[no-untyped-def]
             flash(tr("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password."), "error")
             return render_template("login.html", site=current_hub().config.site), 401
         login_user(SessionUser(staff))
+        if staff.must_change_password:
+            flash(tr("Hãy đặt mật khẩu mới trước khi làm việc.", "Choose a new password before you start."), "ok")
+            return redirect(url_for("auth.change_password", next=_safe_next(request.args.get("next"))))
         return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", site=current_hub().config.site)
 
@@ -84,6 +97,31 @@ def login():  # type: ignore[no-untyped-def]
 def logout():  # type: ignore[no-untyped-def]
     logout_user()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():  # type: ignore[no-untyped-def]
+    """A staff member changes their own password (and must, after an admin's reset)."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.full_path))
+    staff = current_user.staff
+    status = 200
+    if request.method == "POST":
+        new, again = request.form.get("new_password", ""), request.form.get("new_password_again", "")
+        try:
+            if new != again:
+                raise DomainError("mismatch", tr("Hai lần nhập mật khẩu mới không khớp.",
+                                                 "The two new passwords differ."))
+            current_hub().staff.change_password(staff.id, request.form.get("current_password", ""), new)
+        except DomainError as exc:
+            flash(exc.message, "error")
+            status = 422
+        else:
+            login_user(SessionUser(current_hub().staff.get(staff.id)))  # type: ignore[arg-type]
+            flash(tr("Đã đổi mật khẩu.", "Password changed."), "ok")
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("account_password.html", site=current_hub().config.site, user=staff,
+                           min_password=MIN_PASSWORD), status
 
 
 @bp.get("/staff")
@@ -108,4 +146,5 @@ def install_auth(app: Flask) -> None:
     for blueprint in API_BLUEPRINTS:
         csrf.exempt(blueprint)
     app.extensions[SESSION_RESOLVER] = _session_identity
+    app.jinja_env.globals.update(role_name=role_name)
     app.register_blueprint(bp)

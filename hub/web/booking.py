@@ -37,7 +37,8 @@ def page():  # type: ignore[no-untyped-def]
     chosen = request.args.get("doctor") or (doctors[0]["code"] if doctors else None)
     schedule = hub.booking.schedules.schedule(chosen) if chosen and any(d["code"] == chosen for d in doctors) else None
     return render_template("admin_schedules.html", site=hub.config.site, doctors=doctors, chosen=chosen,
-                           schedule=schedule, weekdays=[tr(vi, en) for vi, en in WEEKDAY_NAMES], codes=WEEKDAYS)
+                           schedule=schedule, weekdays=[tr(vi, en) for vi, en in WEEKDAY_NAMES], codes=WEEKDAYS,
+                           service_names={s.code: tr(s.name, s.name_en) for s in hub.config.services})
 
 
 @bp.post("/<doctor>/blocks")

@@ -22,7 +22,10 @@ def tr(vi: str, en: str) -> str:
 
 
 def install_i18n(app: Flask) -> None:
+    from hub.web.formats import install_formats  # it reads current_lang from here
+
     app.jinja_env.globals.update(tr=tr, current_lang=current_lang)
+    install_formats(app)
 
     @app.after_request
     def _remember_language(response: Response) -> Response:

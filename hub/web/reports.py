@@ -32,7 +32,8 @@ def cell(value: Any, kind: str, lang: str | None = None) -> str:
 def ops():  # type: ignore[no-untyped-def]
     hub = current_hub()
     return render_template("reports_ops.html", site=hub.config.site, refresh_seconds=OPS_REFRESH_SECONDS,
-                           threshold=hub.config.reports.estimate_alert_minutes)
+                           threshold=hub.config.reports.estimate_alert_minutes,
+                           closed=hub.config.closed_on(hub.queue.today()))
 
 
 def _period() -> Period:

@@ -34,6 +34,7 @@ def kiosk_setup():  # type: ignore[no-untyped-def]
     config = current_hub().config
     site = config.site
     return jsonify({
+        "structure_version": config.version,
         "site": {"id": site.id, "name": site.name, "name_en": site.name_en, "timezone": site.timezone,
                  "language": site.language, "public_url": site.public_url},
         "priorities": [{"code": c.code, "name": c.name, "name_en": c.name_en, "kiosk": c.kiosk}

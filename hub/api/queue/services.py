@@ -14,7 +14,9 @@ STAFF = ("nurse", "reception", "doctor", "lab", "cashier", "kiosk", "device")
 @bp.get("/services")
 def list_services():  # type: ignore[no-untyped-def]
     """Public: counts and estimates only, never patient data (boards and kiosks read it)."""
-    return jsonify({"services": current_hub().queue.services_overview()})
+    hub = current_hub()
+    # structure_version: a kiosk that sees it change reads /kiosk/setup again (priority classes, names).
+    return jsonify({"services": hub.queue.services_overview(), "structure_version": hub.config.version})
 
 
 @bp.get("/services/<code>/queue")

@@ -241,6 +241,8 @@ class ScheduleBook:
 
     # ------------------------------------------------------------------ slots
     def slots_of(self, connection: Connection, doctor_id: int, day: date) -> list[Slot]:
+        if self.clinic.closed_on(day) is not None:
+            return []  # a holiday or weekly closed day: nothing bookable, whatever the doctor's blocks say
         return day_slots(self.blocks(connection, doctor_id), self.exception_on(connection, doctor_id, day), day,
                          self.tz)
 

@@ -43,6 +43,7 @@ class Device(Base):
     from_config: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # kept, not deleted: logs and audit name it
 
 
 class DeviceRequest(Base):

@@ -23,7 +23,8 @@ from hub.config import ClinicConfig
 from hub.db import Database
 from hub.domain.common.clock import Clock
 from hub.domain.common.errors import Conflict, Invalid, NotFound
-from hub.domain.common.events import Event, EventBus
+from hub.domain.common.events import DeviceCommand, Event, EventBus
+from hub.domain.common.models import AuditEntry
 from hub.domain.devices.models import Device, DeviceRequest
 from hub.protocol import DEVICE_TYPES, valid_id
 
@@ -40,6 +41,21 @@ INFO_FIELDS = {"model": 64, "firmware": 64, "ip": 64}
 @dataclass(frozen=True)
 class DeviceChanged(Event):
     device: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeviceReconfigured(Event):
+    """A device was added, moved or retired: its retained config and the broker's files follow."""
+
+    device: dict[str, Any]
+    retired: bool = False
+
+
+# What "send a test" does for each type, over the device's own command topic.
+TEST_COMMANDS = {"keypad": ("identify", {}), "led": ("identify", {}), "board": ("identify", {}),
+                 "speaker": ("say", {"text": "Đây là câu thử loa của hệ thống gọi số.", "lang": "vi"}),
+                 "kiosk": ("test_print", {}), "printer": ("test_print", {})}
+TEST_TTL_S = 30
 
 
 @dataclass(frozen=True)
@@ -82,8 +98,10 @@ class DeviceRegistry:
         """Devices of config/devices.toml are registered (and updated) at every start."""
         now = self.clock.now()
         with self.db.write() as connection:
-            existing = {row.code: row for row in connection.execute(select(D.c.code, D.c.secret_hash))}
+            existing = {row.code: row for row in connection.execute(select(D.c.code, D.c.secret_hash, D.c.retired_at))}
             for cfg in self.clinic.devices:
+                if cfg.id in existing and existing[cfg.id].retired_at is not None:
+                    continue  # retired on the admin pages: a redeploy must not bring it back
                 values: dict[str, Any] = {"type": cfg.type, "name": cfg.name, "zone": cfg.zone,
                                           "counter": cfg.counter, "display": cfg.display, "from_config": True,
                                           "active": True}
@@ -97,24 +115,101 @@ class DeviceRegistry:
                     connection.execute(update(D).where(D.c.code == cfg.id).values(**values))
 
     def add(self, device_type: str, code: str, name: str, *, zone: str | None = None,
-            counter: str | None = None) -> str:
+            counter: str | None = None, display: str | None = None, actor: str = "cli") -> str:
         """Register a device and return its new secret (shown once)."""
         if device_type not in DEVICE_TYPES:
             raise Invalid("unknown_type", f"device type must be one of {list(DEVICE_TYPES)}")
-        if not valid_id(code):
-            raise Invalid("bad_id", "a device id is lowercase a-z, 0-9 and '-', up to 64 characters")
-        if counter is not None and self.clinic.counter(counter) is None:
-            raise NotFound("unknown_counter", f"unknown counter {counter!r}")
+        if not isinstance(code, str) or not valid_id(code):
+            raise Invalid("bad_id", "Mã thiết bị: chữ thường a-z, số và '-', tối đa 64 ký tự / a device id is "
+                                    "lowercase a-z, 0-9 and '-', up to 64 characters")
+        name = (name or "").strip()
+        if not name or len(name) > 120 or "\x00" in name:
+            raise Invalid("bad_name", "Cần tên thiết bị 1-120 ký tự / a name of 1 to 120 characters is needed")
+        zone, counter = self._check_place(device_type, zone, counter)
         secret = secrets.token_urlsafe(24)
         try:
             with self.db.write() as connection:
+                if connection.execute(select(D.c.id).where(D.c.code == code)).first() is not None:
+                    raise Conflict("device_exists", f"Đã có thiết bị {code!r} (kể cả đã ngừng dùng) / a device "
+                                                    f"{code!r} already exists (retired ones keep their id)")
                 connection.execute(insert(D).values(
-                    code=code, type=device_type, name=name, zone=zone, counter=counter,
+                    code=code, type=device_type, name=name, zone=zone, counter=counter, display=display,
                     secret_hash=mosquitto_hash(secret), online=False, from_config=False, active=True,
                     created_at=self.clock.now()))
+                self._audit(connection, actor, "device.add", code, {
+                    "after": {"type": device_type, "name": name, "zone": zone, "counter": counter}})
+                view = _view(connection.execute(select(D).where(D.c.code == code)).one())
         except IntegrityError:
             raise Conflict("device_exists", f"a device {code!r} already exists") from None
+        self.bus.publish(DeviceReconfigured(view))
         return secret
+
+    def retire(self, code: str, *, actor: str) -> dict[str, Any]:
+        """Out of service: its broker login goes from the password file; the row stays for the records."""
+        with self.db.write() as connection:
+            row = connection.execute(select(D).where(D.c.code == code, D.c.active.is_(True))).first()
+            if row is None:
+                raise NotFound("unknown_device", f"Không có thiết bị {code!r} / no device {code!r}")
+            connection.execute(update(D).where(D.c.id == row.id).values(active=False, online=False,
+                                                                        retired_at=self.clock.now()))
+            self._audit(connection, actor, "device.retire", code, {"before": {"active": True},
+                                                                   "after": {"active": False}})
+            view = _view(connection.execute(select(D).where(D.c.id == row.id)).one())
+        self.bus.publish(DeviceReconfigured(view, retired=True))
+        return view
+
+    def move(self, code: str, *, zone: str | None, counter: str | None, actor: str) -> dict[str, Any]:
+        """To another counter or zone: its retained config (and a keypad's ACL) follow at once."""
+        with self.db.write() as connection:
+            row = connection.execute(select(D).where(D.c.code == code, D.c.active.is_(True))).first()
+            if row is None:
+                raise NotFound("unknown_device", f"Không có thiết bị {code!r} / no device {code!r}")
+            zone, counter = self._check_place(row.type, zone, counter)
+            before = {"zone": row.zone, "counter": row.counter}
+            after = {"zone": zone, "counter": counter}
+            connection.execute(update(D).where(D.c.id == row.id).values(**after))
+            self._audit(connection, actor, "device.move", code, {"before": before, "after": after})
+            view = _view(connection.execute(select(D).where(D.c.id == row.id)).one())
+        self.bus.publish(DeviceReconfigured(view))
+        self.bus.publish(DeviceChanged(view))
+        return view
+
+    def send_test(self, code: str, *, actor: str) -> dict[str, Any]:
+        """Blink a keypad's LED, have a speaker say a test phrase, have a kiosk print a test slip."""
+        device = self.get(code)
+        if device is None:
+            raise NotFound("unknown_device", f"Không có thiết bị {code!r} / no device {code!r}")
+        name, extra = TEST_COMMANDS[device["type"]]
+        payload = {"req_id": f"test-{secrets.token_hex(6)}", "ts": time.time(), "ttl_s": TEST_TTL_S, **extra}
+        with self.db.write() as connection:
+            self._audit(connection, actor, "device.test", code, {"command": name})
+        self.bus.publish(DeviceCommand(device["type"], code, name, payload))
+        return {"device": code, "command": name, "req_id": payload["req_id"]}
+
+    def _check_place(self, device_type: str, zone: str | None, counter: str | None) -> tuple[str | None, str | None]:
+        zone, counter = (zone or None), (counter or None)
+        if counter is not None:
+            configured = self.clinic.counter(counter)
+            if configured is None:
+                raise NotFound("unknown_counter", f"Không có quầy/phòng {counter!r} / unknown counter {counter!r}")
+            zone = zone or configured.zone
+        if zone is not None and not valid_id(zone):
+            raise Invalid("bad_zone", "Khu vực: chữ thường a-z, số và '-' / a zone is lowercase a-z, 0-9 and '-'")
+        if device_type in ("keypad", "led") and counter is None:
+            raise Invalid("counter_required", "Bàn phím và đèn số cần quầy/phòng của nó / a keypad or LED display "
+                                              "needs its counter")
+        if device_type == "speaker" and zone is None:
+            raise Invalid("zone_required", "Loa cần khu vực của nó / a speaker needs its zone")
+        return zone, counter
+
+    def _audit(self, connection: Any, actor: str, action: str, subject: str, detail: dict[str, Any]) -> None:
+        connection.execute(insert(AuditEntry).values(at=self.clock.now(), actor=actor[:64], action=action,
+                                                     subject=subject[:64], detail=detail))
+
+    def retired(self) -> list[dict[str, Any]]:
+        with self.db.read() as connection:
+            rows = connection.execute(select(D).where(D.c.active.is_(False)).order_by(D.c.retired_at.desc())).all()
+        return [_view(row) for row in rows]
 
     def rotate_secret(self, code: str) -> str:
         secret = secrets.token_urlsafe(24)
@@ -205,7 +300,10 @@ class DeviceRegistry:
         return row
 
     def in_opening_hours(self, instant: datetime) -> bool:
-        local = instant.astimezone(self.clinic.site.tz).time()
+        local_instant = instant.astimezone(self.clinic.site.tz)
+        if self.clinic.closed_on(local_instant.date()) is not None:
+            return False
+        local = local_instant.time()
         return any(start <= local < end for start, end in self.clinic.site_hours())
 
     # ------------------------------------------------------------------ idempotent requests
@@ -262,5 +360,6 @@ def _view(row: Any) -> dict[str, Any]:
         "status_since": row.status_since.isoformat() if row.status_since else None,
         "last_seen": row.last_seen.isoformat() if row.last_seen else None,
         "model": row.model, "firmware": row.firmware, "ip": row.ip, "paper": row.paper,
-        "info": row.info or {}, "has_secret": row.secret_hash is not None,
+        "info": row.info or {}, "has_secret": row.secret_hash is not None, "active": bool(row.active),
+        "retired_at": row.retired_at.isoformat() if getattr(row, "retired_at", None) else None,
     }

@@ -157,6 +157,8 @@ class FollowUpMessages:
         return self._queue_reminders(row, self.clock.now())
 
     def _queue_reminders(self, row: Any, now: datetime) -> int:
+        if self._closed_day(row.slot_start):
+            return 0  # the hospital is closed that day: no patient is told to come; staff move the booking
         queued = 0
         for label, due in due_reminders(row.slot_start, row.slot_set_at, self.offsets, now):
             rows = self.send(REMINDER, row.id, key=f"{slot_key(row.id, row.slot_start, row.moves)}:reminder:{label}",
@@ -172,7 +174,7 @@ class FollowUpMessages:
                                            .outerjoin(FI, FI.c.appointment_id == A.c.id))
                               .where(N.c.state == "pending", N.c.template == REMINDER,
                                      N.c.dedupe_key.like("fu:%"))).all()
-        stale = [r.id for r in rows if r.status not in OPEN_STATES
+        stale = [r.id for r in rows if r.status not in OPEN_STATES or self._closed_day(r.slot_start)
                  or not (r.dedupe_key or "").startswith(slot_key(r.appointment_id, r.slot_start, r.moves) + ":")]
         dropped = 0
         for notification_id in stale:
@@ -182,6 +184,10 @@ class FollowUpMessages:
             except Conflict:
                 pass  # it went out (or was cancelled) meanwhile
         return dropped
+
+    def _closed_day(self, slot_start: datetime) -> bool:
+        """A holiday declared after the booking was made: its reminders are not sent (and pending ones cancelled)."""
+        return self.clinic.closed_on(slot_start.astimezone(self.clinic.site.tz).date()) is not None
 
     @contextmanager
     def _connection(self, connection: Connection | None) -> Iterator[Connection]:

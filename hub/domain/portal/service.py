@@ -168,8 +168,13 @@ class PortalService:
         """The next BOOKING_DAYS days with how many places are still free (0: nothing to book that day)."""
         self._bookable(service)
         today = self.today()
-        return [{"day": day, "free": sum(s["free"] for s in self.slots(day, service, doctor))}
-                for day in (today + timedelta(days=n) for n in range(BOOKING_DAYS))]
+        days = []
+        for day in (today + timedelta(days=n) for n in range(BOOKING_DAYS)):
+            closed = self.clinic.closed_on(day)
+            # A closed day says why ("Nghỉ lễ: Tết"), not "full": the patient should not wait for a cancellation.
+            days.append({"day": day, "free": 0 if closed else sum(s["free"] for s in self.slots(day, service, doctor)),
+                         "closed": {"name": closed.name, "name_en": closed.name_en or closed.name} if closed else None})
+        return days
 
     def slots(self, day: date, service: str, doctor: str | None) -> list[dict[str, Any]]:
         """Free slots that have not started; with any doctor, one entry per time with the places of all."""

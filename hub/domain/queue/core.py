@@ -20,7 +20,7 @@ from hub.config import ClinicConfig, CounterConfig, ServiceConfig
 from hub.db import Database, upsert
 from hub.db_fast import execute as fast
 from hub.domain.common.clock import Clock, local_day, to_ms
-from hub.domain.common.errors import Invalid, NotFound
+from hub.domain.common.errors import Conflict, Invalid, NotFound
 from hub.domain.common.events import (
     Event,
     EventBus,
@@ -76,48 +76,85 @@ class QueueCore:
         self.clock = clock
         self.tz = clinic.site.tz
         self.times = ServiceTimeBook(clinic)
+        self._service_ids: dict[str, int] = {}
+        self._service_codes: dict[int, str] = {}
+        self._counter_ids: dict[str, int] = {}
+        self._counter_codes: dict[int, str] = {}
+        self._index(clinic)
+        # Recent arrivals of priority classes per service: (minute counted, {class: (count, first ms)}).
+        self._arrivals: dict[int, tuple[int, dict[str, tuple[int, int]]]] = {}
+        # Share of a shared counter's time given to the services it takes first: (minute counted, {service: share}).
+        self._shares: dict[str, tuple[int, dict[str, float]]] = {}
+    def _index(self, clinic: ClinicConfig) -> None:
+        """Index the structure once (a big hospital has hundreds of counters); again only when it changes.
+
+        Each map is replaced whole, so an operation running meanwhile reads the old map or the new one.
+        """
         self.rules = policy.PolicyRules(
             head_start_minutes={c.code: c.head_start_minutes for c in clinic.priority_classes},
             overrides_service_order=frozenset(c.code for c in clinic.priority_classes if c.overrides_service_order),
             max_consecutive_priority=clinic.queue.max_consecutive_priority,
             starvation_minutes=clinic.queue.starvation_minutes,
         )
-        self._service_ids: dict[str, int] = {}
-        self._service_codes: dict[int, str] = {}
-        self._counter_ids: dict[str, int] = {}
-        self._counter_codes: dict[int, str] = {}
-        # The configuration is immutable: index it once (a big hospital has hundreds of counters).
         self._service_cfgs = {s.code: s for s in clinic.services}
         self._counter_cfgs = {c.code: c for c in clinic.counters}
         self._serving = {s.code: [c for c in clinic.counters if s.code in c.services] for s in clinic.services}
         self._counter_hours = {c.code: clinic.counter_hours(c) for c in clinic.counters}
-        # Recent arrivals of priority classes per service: (minute counted, {class: (count, first ms)}).
-        self._arrivals: dict[int, tuple[int, dict[str, tuple[int, int]]]] = {}
-        # Share of a shared counter's time given to the services it takes first: (minute counted, {service: share}).
-        self._shares: dict[str, tuple[int, dict[str, float]]] = {}
-    def sync_config(self) -> None:
-        """Make the services and counters tables match config/ (codes are the stable identity)."""
-        with self.db.write() as connection:
-            for cfg in self.clinic.services:
-                values = {"name": cfg.name, "name_en": cfg.name_en, "kind": cfg.kind, "prefix": cfg.prefix,
-                          "fee": cfg.fee, "active": True}
-                connection.execute(upsert(connection, Service.__table__, {"code": cfg.code, **values},
-                                          ["code"], values))
-            configured = [s.code for s in self.clinic.services]
-            connection.execute(update(Service).where(Service.code.not_in(configured)).values(active=False))
-            for cfg in self.clinic.counters:
-                values = {"name": cfg.name, "name_en": cfg.name_en, "zone": cfg.zone, "active": True}
-                connection.execute(upsert(connection, C, {"code": cfg.code, "state": p.COUNTER_CLOSED,
-                                                          "priority_streak": 0, **values}, ["code"], values))
-            configured = [c.code for c in self.clinic.counters]
-            connection.execute(update(Counter).where(Counter.code.not_in(configured)).values(active=False))
+    def apply_structure(self, clinic: ClinicConfig) -> None:
+        """A new structure is in force (an admin's edit, here or in another hub process): re-index it and
+        re-read the ids of its rows, which `write_structure_tables` wrote in the edit's transaction."""
+        self._index(clinic)
+        self.times.set_priors(clinic)
+        with self.db.read() as connection:
             self._load_ids(connection)
-            connection.execute(CounterService.__table__.delete())
-            for cfg in self.clinic.counters:
-                for position, code in enumerate(cfg.services):
-                    connection.execute(insert(CounterService).values(
-                        counter_id=self._counter_ids[cfg.code], service_id=self._service_ids[code],
-                        position=position))
+    def check_structure_change(self, old: ClinicConfig, new: ClinicConfig) -> None:
+        """Refuse to drop a service with people waiting or a counter that is open: finish or move them first."""
+        removed_services = [s.code for s in old.services if new.service(s.code) is None]
+        removed_counters = [c.code for c in old.counters if new.counter(c.code) is None]
+        if not removed_services and not removed_counters:
+            return
+        today = self.today()
+        self._ensure_ids()
+        with self.db.read() as connection:
+            for code in removed_services:
+                waiting = connection.execute(select(func.count()).select_from(T).where(
+                    T.c.service_id == self._service_ids[code], T.c.day == today,
+                    T.c.status.in_((p.WAITING, p.CALLED, p.SERVING, p.ON_HOLD)))).scalar_one()
+                if waiting:
+                    raise Conflict("service_in_use", f"Dịch vụ {code} còn {waiting} số đang chờ hoặc đang phục vụ; "
+                                                     f"hãy phục vụ hoặc chuyển họ trước / {code} still has {waiting} "
+                                                     "tickets in line: serve or transfer them first")
+            for code in removed_counters:
+                state = connection.execute(select(C.c.state).where(C.c.id == self._counter_ids[code])).scalar()
+                if state is not None and state != p.COUNTER_CLOSED:
+                    raise Conflict("counter_in_use", f"Quầy {code} đang mở; hãy đóng quầy trước / counter {code} is "
+                                                     "open: close it first")
+    def sync_config(self) -> None:
+        """Make the services and counters tables match the structure in force (codes are the stable identity)."""
+        with self.db.write() as connection:
+            self.write_structure_tables(connection, self.clinic)
+    def write_structure_tables(self, connection: Connection, clinic: ClinicConfig) -> None:
+        """The services, counters and counter_services rows of `clinic`; the rest marked inactive."""
+        for cfg in clinic.services:
+            values = {"name": cfg.name, "name_en": cfg.name_en, "kind": cfg.kind, "prefix": cfg.prefix,
+                      "fee": cfg.fee, "active": True}
+            connection.execute(upsert(connection, Service.__table__, {"code": cfg.code, **values},
+                                      ["code"], values))
+        configured = [s.code for s in clinic.services]
+        connection.execute(update(Service).where(Service.code.not_in(configured)).values(active=False))
+        for cfg in clinic.counters:
+            values = {"name": cfg.name, "name_en": cfg.name_en, "zone": cfg.zone, "active": True}
+            connection.execute(upsert(connection, C, {"code": cfg.code, "state": p.COUNTER_CLOSED,
+                                                      "priority_streak": 0, **values}, ["code"], values))
+        configured = [c.code for c in clinic.counters]
+        connection.execute(update(Counter).where(Counter.code.not_in(configured)).values(active=False))
+        self._load_ids(connection)
+        connection.execute(CounterService.__table__.delete())
+        for cfg in clinic.counters:
+            for position, code in enumerate(cfg.services):
+                connection.execute(insert(CounterService).values(
+                    counter_id=self._counter_ids[cfg.code], service_id=self._service_ids[code],
+                    position=position))
     def _load_ids(self, connection: Connection) -> None:
         self._service_ids = dict(connection.execute(select(Service.code, Service.id)).tuples().all())
         self._service_codes = {v: k for k, v in self._service_ids.items()}

@@ -43,6 +43,8 @@ class QueueForecasts(QueueCore):
         service_id = self._service_ids[service]
         hour = now.astimezone(self.tz).hour
         day_start = datetime.combine(local_day(now, self.tz), datetime.min.time(), tzinfo=self.tz)
+        # On a holiday or a weekly closed day no counter keeps hours: the estimate must not promise a wait.
+        closed = self.clinic.closed_on(day_start.date()) is not None
         serving = self._serving[service]
         rows = {}
         if serving:
@@ -60,10 +62,12 @@ class QueueForecasts(QueueCore):
                 code=cfg.code, state=row.state,
                 state_since_ms=to_ms(row.state_since) if row.state_since else None,
                 current_status=row.status, current_since_ms=to_ms(since) if since else None,
-                hours_ms=day_intervals_ms(self._counter_hours[cfg.code], day_start),
+                hours_ms=() if closed else day_intervals_ms(self._counter_hours[cfg.code], day_start),
                 service_time=self.times.service_time(connection, service_id, service, cfg.code, hour),
                 earlier_work_minutes=earlier_work.get(cfg.code, 0.0),
                 earlier_share=earlier_share.get(cfg.code, 0.0)))
+        if closed and all(load.state == p.COUNTER_CLOSED for load in loads):
+            loads = []  # nobody is coming in today: no estimate rather than "a few minutes"
         rates = self._priority_rates(connection, service_id, now)
         no_show_rate, no_show_minutes = self.times.no_show(connection, service_id)
         return ServiceForecast(

@@ -115,8 +115,13 @@ class ServiceTimeBook:
         # Blended times per (service, counter, hour), valid while the service's figures are unchanged.
         self._generation: dict[int, int] = {}
         self._blended: dict[tuple[int, str | None, int | None], tuple[ServiceTime, int, float]] = {}
+        self.set_priors(clinic)
+
+    def set_priors(self, clinic: ClinicConfig) -> None:
+        """The configured service times, learned figures start from (again when the structure changes)."""
         self._priors = {s.code: ServiceTime.from_mean_sd(s.service_minutes.mean, s.service_minutes.sd)
                         for s in clinic.services}
+        self._blended = {}
 
     def _get(self, connection: Connection, service_id: int, scope: str) -> Stat | None:
         cached = self._cache.get((service_id, scope))

@@ -69,7 +69,13 @@ class OperationsBoard:
             "state_since": c["state_since"], "pause_reason": c["pause_reason"], "services": c["services"],
             "ticket": c["ticket"], "served_this_hour": served_by_counter.get(c["code"], 0)} for c in counters]
         devices, device_alerts = self._devices(now)
-        return {"now": now.isoformat(), "local_time": local.strftime("%H:%M:%S"),
+        closed = self.clinic.closed_on(local.date())
+        if closed is not None:
+            alerts.insert(0, _alert("closed_day", "info", local.date().isoformat(),
+                                    f"Hôm nay bệnh viện nghỉ: {closed.name}",
+                                    f"The hospital is closed today: {closed.name_en or closed.name}"))
+        return {"closed": {"name": closed.name, "name_en": closed.name_en or closed.name} if closed else None,
+                "now": now.isoformat(), "local_time": local.strftime("%H:%M:%S"),
                 "hour_start": hour_start.isoformat(), "estimate_alert_minutes": threshold,
                 "services": service_rows, "counters": counter_rows, "devices": devices,
                 "alerts": alerts + device_alerts}

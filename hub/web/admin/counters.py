@@ -1,15 +1,15 @@
-"""Admin pages: counters and who works at them; the devices on the bus and their health."""
+"""The live counters page: open, pause, close a counter, and who works at it today."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from hub.api.hub_access import current_hub
 from hub.domain.common.errors import DomainError
+from hub.web.admin import bp
 from hub.web.auth import current_staff, staff_page
 from hub.web.i18n import tr
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
 COUNTER_ACTIONS = {"open": "open_counter", "close": "close_counter", "pause": "pause", "resume": "resume"}
 
 
@@ -52,10 +52,3 @@ def assign():  # type: ignore[no-untyped-def]
     except DomainError as exc:
         flash(exc.message, "error")
     return redirect(url_for("admin.counters"))
-
-
-@bp.get("/devices")
-@staff_page("nurse", "reception")
-def devices():  # type: ignore[no-untyped-def]
-    hub = current_hub()
-    return render_template("admin_devices.html", site=hub.config.site, devices=hub.devices.list())
