@@ -25,6 +25,7 @@ from hub.domain.common.events import EventBus
 from hub.domain.devices.registry import DeviceRegistry
 from hub.domain.follow_ups.service import FollowUpService
 from hub.domain.notifications.outbox import NotificationService
+from hub.domain.notifications.patient_messages import PatientMessages
 from hub.domain.queue.engine import QueueService
 from hub.domain.reports.store import RollupStore, install_rollup_job
 from hub.domain.staff.accounts import StaffService
@@ -138,6 +139,8 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
     key = secret_key(config, var_dir)
     follow_ups = FollowUpService(db, config, bus, clock, booking, notifications, key)
     follow_ups.install_jobs(scheduler)
+    # Bookings (desk, portal) and released results reach the outbox; before, a LogNotifier only logged them.
+    booking.notifier = patient_messages(notifications, config, clock, key, bus)
     # Closed days are summed once, at night, so the morning's reports open at once.
     install_rollup_job(scheduler, RollupStore(db, config, clock))
     if config.hub.broker_files_dir:
@@ -149,3 +152,17 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
                clinical=ClinicalService(db, config, bus, clock, queue),
                billing=BillingService(db, config, bus, clock, queue), notifications=notifications,
                scheduler=scheduler, follow_ups=follow_ups, structure=structure, var_dir=var_dir, secret_key=key)
+
+
+def patient_messages(notifications: NotificationService, config: ClinicConfig, clock: Clock, key: str,
+                     bus: EventBus) -> PatientMessages:
+    """The booking notifier and result-ready messages, with links that open one portal page each."""
+    from hub.domain.portal.auth import link_token
+
+    def link(code: str, page: str) -> str:
+        token = link_token(key, code, clock.now(), page=page)
+        return f"{config.site.public_url.rstrip('/')}/portal/link/{token}"
+
+    messages = PatientMessages(notifications, config, link)
+    messages.install(bus)
+    return messages

@@ -50,10 +50,35 @@ def patient(hub: Hub) -> str:
                                                         phone="0912345678"), actor="test")["code"]
 
 
-def sign_in(client: FlaskClient, code: str, birth: str, address: str = "10.0.0.7") -> int:
+def last_code(hub: Hub) -> str:
+    """The one-time code in the newest "otp" outbox row (what the phone would receive)."""
+    rows = [r for r in hub.notifications.list() if r["template"] == "otp"]
+    return str(max(rows, key=lambda r: r["id"])["params"]["code"])
+
+
+def ask_code(client: FlaskClient, code: str, birth: str, address: str = "10.0.0.7") -> int:
+    """The first step: code (or CCCD) and date of birth; 302 to the code page when they match."""
     token = csrf_from(client.get("/portal/login").text)
-    return client.post("/portal/login", data={"code": code, "birth_date": birth, "csrf_token": token},
+    reply = client.post("/portal/login", data={"code": code, "birth_date": birth, "csrf_token": token},
+                        environ_base={"REMOTE_ADDR": address})
+    if reply.status_code == 302 and "/portal/login/code" not in reply.headers["Location"]:
+        return 303  # went somewhere else (no code was sent)
+    return reply.status_code
+
+
+def enter_code(client: FlaskClient, otp: str, address: str = "10.0.0.7") -> int:
+    token = csrf_from(client.get("/portal/login/code").text)
+    return client.post("/portal/login/code", data={"otp": otp, "csrf_token": token},
                        environ_base={"REMOTE_ADDR": address}).status_code
+
+
+def sign_in(client: FlaskClient, code: str, birth: str, address: str = "10.0.0.7") -> int:
+    """Both steps, the code read from the outbox as the patient reads it on the phone: 302 when signed in."""
+    first = ask_code(client, code, birth, address)
+    if first != 302:
+        return first
+    hub = client.application.extensions["clinicq"]
+    return enter_code(client, last_code(hub), address)
 
 
 def alert(html: str) -> str:
@@ -213,14 +238,20 @@ def register(client: FlaskClient, **fields: str) -> tuple[int, str]:
 
 def test_self_registration_then_signed_in(client: FlaskClient, hub: Hub) -> None:
     status, _ = register(client, full_name="Trần  văn Bình", birth_date="02/09/1990", phone="+84 903 111 222",
-                         sex="Nam")
+                         sex="Nam", consent="1")
     assert status == 302
-    page = client.get("/portal")
+    assert not signed_in(client)  # the phone is confirmed first: a code went to it
+    page = client.get("/portal/login/code")
     [code] = re.findall(r"BN\d{8}", alert(page.text))
-    assert "Mã bệnh nhân của bạn là" in page.text
+    assert "Mã bệnh nhân của bạn là" in page.text and "09" in page.text and "22" in page.text  # masked phone
+    assert enter_code(client, "000000" if last_code(hub) != "000000" else "111111", "10.5.0.1") == 401
+    assert not signed_in(client)
+    assert enter_code(client, last_code(hub), "10.5.0.1") == 302
+    assert signed_in(client)
     record = hub.booking.patients.get(code)
     assert (record["full_name"], record["phone"], record["date_of_birth"]) == ("Trần văn Bình", "0903111222",
                                                                              "1990-09-02")
+    assert hub.notifications.consents(record["id"]) == {"sms": True, "zalo": True}  # asked on the form
 
 
 def test_possible_duplicates_are_never_shown(client: FlaskClient, hub: Hub, patient: str) -> None:

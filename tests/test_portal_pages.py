@@ -19,7 +19,7 @@ from hub.domain.common.clock import VirtualClock
 from hub.domain.patients.registry import PatientDetails
 from tests.conftest import SITE_TZ
 from tests.notifications_support import APPOINTMENT
-from tests.test_portal_auth import alert, client, hub, patient, sign_in  # noqa: F401 - fixtures
+from tests.test_portal_auth import alert, client, hub, last_code, patient, sign_in  # noqa: F401 - fixtures
 from tests.test_staff_auth import csrf_from
 
 SLOT = "2026-11-24T07:30:00+07:00"  # Tuesday; BS An works 07:30-11:30 in 15-minute slots for 2 patients
@@ -189,6 +189,12 @@ def test_inbox_lists_marks_read_and_receives_live(client: FlaskClient, hub: Hub,
     hub.notifications.enqueue("confirmation", patient_id=patient_id, params=APPOINTMENT, channels=["in_app"])
     clock.advance(hub.config.notifications.poll_seconds)  # the sending job's next turn
     hub.scheduler.run_pending()
-    [event] = socket.get_received()
+    # The in-app copy of the sign-in code arrives too (its code masked); the confirmation is the other one.
+    events = {e["args"][0]["message"]["template"]: e for e in socket.get_received()}
+    assert sorted(events) == ["confirmation", "otp"]
+    event = events["confirmation"]
     assert event["name"] == "inbox" and event["args"][0]["message"]["title"]
+    otp_body = events["otp"]["args"][0]["message"]["body"]
+    assert "••••••" in otp_body and re.search(r"\d{6}", otp_body) is None
+    assert last_code(hub) == "••••••"  # settled: the outbox row no longer holds the code either
     socket.disconnect()

@@ -10,6 +10,7 @@ import hub.domain.devices.models
 import hub.domain.follow_ups.models
 import hub.domain.notifications.models
 import hub.domain.patients.models
+import hub.domain.portal.models
 import hub.domain.queue.models
 import hub.domain.reports.models
 import hub.domain.staff.models

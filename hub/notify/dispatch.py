@@ -36,8 +36,8 @@ def channels_from_config(config: ClinicConfig, *, db: Database, bus: EventBus, c
     settings = config.notifications
     channels: dict[str, Channel] = {}
     if settings.email.enabled:
-        channels["email"] = SmtpChannel(settings.email, from_name=config.site.name, site_id=config.site.id,
-                                        password=env.get("CLINICQ_SMTP_PASSWORD", ""))
+        channels["email"] = SmtpChannel(settings.email, from_name=settings.sender_name or config.site.name,
+                                        site_id=config.site.id, password=env.get("CLINICQ_SMTP_PASSWORD", ""))
     if settings.sms.enabled:
         channels["sms"] = HttpSmsChannel(settings.sms, api_key=env.get("CLINICQ_SMS_API_KEY", ""))
     if settings.in_app.enabled:
@@ -79,7 +79,7 @@ class Dispatcher:
             self._record(report.skipped, report, claim,
                          outbox.mark_skipped(claim, f"channel_disabled: the {claim.channel} channel is turned off"))
             return
-        if not outbox.consent_allows(claim.patient_id, claim.channel):
+        if not outbox.consent_allows(claim.patient_id, claim.channel, claim.template):
             self._record(report.skipped, report, claim,
                          outbox.mark_skipped(claim, f"no_consent: the patient withdrew consent to {claim.channel}"))
             return

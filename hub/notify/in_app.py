@@ -13,7 +13,7 @@ from hub.db import Database
 from hub.domain.common.clock import Clock
 from hub.domain.common.events import EventBus
 from hub.domain.notifications.models import PatientMessage
-from hub.domain.notifications.outbox import PatientMessageCreated
+from hub.domain.notifications.outbox import REDACTED, SECRET_PARAMS, TRANSACTIONAL, PatientMessageCreated
 from hub.notify.base import Outgoing, SendError
 
 M = PatientMessage.__table__
@@ -44,20 +44,33 @@ class InAppChannel:
         if message.patient_id is None:
             raise SendError("an in-app message needs a patient", permanent=True)
         link = message.params.get("link")
+        body = message.body
+        if message.template in TRANSACTIONAL:
+            # The inbox keeps a record that a code was sent (the patient sees if someone asked), not the code.
+            body = _redacted(body, message.params)
         with self.db.write() as connection:
             # One inbox row per outbox row: a retry after a crash finds it and stores nothing more.
             existing = connection.execute(select(M.c.id).where(M.c.notification_id == message.id)).scalar()
             if existing is None:
                 existing = connection.execute(M.insert().values(
-                    patient_id=message.patient_id, notification_id=message.id, title=message.subject,
-                    body=message.body, link=str(link)[:500] if link else None, created_at=self.clock.now(),
+                    patient_id=message.patient_id, notification_id=message.id,
+                    title=_redacted(message.subject, message.params) if message.template in TRANSACTIONAL
+                    else message.subject,
+                    body=body, link=str(link)[:500] if link else None, created_at=self.clock.now(),
                 ).returning(M.c.id)).scalar_one()
                 created = True
             else:
                 created = False
         if created:
             self.bus.publish(PatientMessageCreated(patient_code=message.recipient, message={
-                "id": existing, "title": message.subject, "body": message.body, "link": link,
+                "id": existing, "title": _redacted(message.subject, message.params), "body": body, "link": link,
                 "template": message.template, "appointment_id": message.appointment_id,
                 "created_at": self.clock.now().isoformat()}))
         return f"inbox:{existing}"
+
+
+def _redacted(text: str, params: dict[str, object]) -> str:
+    for key in SECRET_PARAMS:
+        if params.get(key):
+            text = text.replace(str(params[key]), REDACTED)
+    return text

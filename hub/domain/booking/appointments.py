@@ -133,6 +133,10 @@ class Notifier(Protocol):
         """The booking was cancelled (by the patient, the staff or the hospital)."""
         ...
 
+    def send_reschedule(self, appointment: dict[str, Any]) -> None:
+        """The booking moved to another time or doctor."""
+        ...
+
 
 class LogNotifier:
     """The default until the outbox exists: one log line per message, with no personal data in it."""
@@ -144,6 +148,10 @@ class LogNotifier:
         self.sent.append(("confirmation", appointment["code"]))
         log.info("booking confirmation for %s: %s at %s (channel %s)", appointment["code"], appointment["doctor"],
                  appointment["slot_start"], appointment["channel"])
+
+    def send_reschedule(self, appointment: dict[str, Any]) -> None:
+        self.sent.append(("reschedule", appointment["code"]))
+        log.info("booking moved for %s: now %s", appointment["code"], appointment["slot_start"])
 
     def send_cancellation(self, appointment: dict[str, Any]) -> None:
         self.sent.append(("cancellation", appointment["code"]))

@@ -252,7 +252,7 @@ class BookingService:
             view = self._view(connection, row.id)
         self._publish(view, row.status, "reschedule", actor)
         if view["status"] == BOOKED:
-            self._notify("send_confirmation", view)
+            self._notify("send_reschedule", view)
         return view
 
     # ================================================================== check-in and walk-in
@@ -476,6 +476,8 @@ class BookingService:
 
     def _notify(self, kind: str, view: dict[str, Any]) -> None:
         try:
-            getattr(self.notifier, kind)(view)
+            # A notifier without send_reschedule (written before it existed) confirms the new time instead.
+            send = getattr(self.notifier, kind, None) or self.notifier.send_confirmation
+            send(view)
         except Exception:  # the booking is committed; a message that failed must not undo it
             log.exception("notifier failed to send %s for %s", kind, view["code"])

@@ -37,6 +37,11 @@ M = PatientMessage.__table__
 STATES = ("pending", "sending", "sent", "failed", "cancelled", "skipped")
 LANGUAGES = ("vi", "en")
 MAX_PARAMS_BYTES = 8000
+# Messages the patient asked for this minute (a sign-in code): no consent needed, never held for quiet
+# hours, and their secret parameter is wiped from the row once it is settled (it is single-use anyway).
+TRANSACTIONAL = frozenset({"otp"})
+SECRET_PARAMS = ("code",)
+REDACTED = "••••••"
 
 
 @dataclass(frozen=True)
@@ -94,10 +99,13 @@ class NotificationService:
         self.clock = clock
         self.tz = config.site.tz
         self.quiet = self.settings.quiet_range()
-        hotline = self.settings.hotline
+        hotline, address = self.settings.hotline, self.settings.address
+        sender = self.settings.sender_name
         self.templates = TemplateBook(self.settings.templates, {
-            "vi": {"site_name": config.site.name, "hotline": hotline},
-            "en": {"site_name": config.site.name_en, "hotline": hotline},
+            "vi": {"site_name": config.site.name, "hotline": hotline, "address": address,
+                   "sender_name": sender or config.site.name},
+            "en": {"site_name": config.site.name_en, "hotline": hotline, "address": address,
+                   "sender_name": sender or config.site.name_en},
         })
 
     # ------------------------------------------------------------------ enqueue
@@ -126,11 +134,13 @@ class NotificationService:
             consents = self._consents(tx, patient_id) if patient_id is not None else {}
             rows = []
             for channel in chosen:
-                recipient, skip = self._route(channel, patient, consents, to or {})
+                recipient, skip = self._route(channel, patient, consents, to or {},
+                                              consent_needed=template not in TRANSACTIONAL)
                 values = {
                     "channel": channel, "recipient": recipient[:200], "template": template, "language": language,
                     "params": params, "state": "skipped" if skip else "pending",
-                    "due_at": self._deferred(channel, due), "attempts": 0, "last_error": skip,
+                    "due_at": due if template in TRANSACTIONAL else self._deferred(channel, due),
+                    "attempts": 0, "last_error": skip,
                     "dedupe_key": dedupe_key, "patient_id": patient_id, "appointment_id": appointment_id,
                     "created_at": now, "created_by": actor[:64], "updated_at": now,
                 }
@@ -178,10 +188,10 @@ class NotificationService:
         return {channel: granted for channel, granted in rows}
 
     def _route(self, channel: str, patient: Any, consents: dict[str, bool],
-               to: Mapping[str, str]) -> tuple[str, str | None]:
+               to: Mapping[str, str], *, consent_needed: bool = True) -> tuple[str, str | None]:
         """The recipient on `channel`, and why the message is skipped (None: it will be sent)."""
         explicit = to.get(channel)
-        address = {"email": patient.email, "sms": patient.phone, "in_app": patient.code,
+        address = {"email": patient.email, "sms": patient.phone, "zalo": patient.phone, "in_app": patient.code,
                    "file_log": patient.code} if patient is not None else {}
         recipient = explicit or address.get(channel) or (next(iter(to.values()), "") if channel == "file_log" else "")
         if not self.settings.channel_enabled(channel):
@@ -189,8 +199,9 @@ class NotificationService:
         if channel == "in_app" and patient is None:
             return recipient or "-", "no_patient: in-app messages go to a patient's portal"
         if not recipient:
-            return "-", f"no_address: the patient has no {'phone number' if channel == 'sms' else channel}"
-        if patient is not None and channel in self.settings.require_consent and not consents.get(channel):
+            return "-", f"no_address: the patient has no {'phone number' if channel in ('sms', 'zalo') else channel}"
+        if (consent_needed and patient is not None and channel in self.settings.require_consent
+                and not consents.get(channel)):
             return recipient, f"no_consent: the patient has not agreed to {channel} messages"
         return recipient, None
 
@@ -229,9 +240,9 @@ class NotificationService:
         with self.db.read() as tx:
             return self._consents(tx, patient_id)
 
-    def consent_allows(self, patient_id: int | None, channel: str) -> bool:
+    def consent_allows(self, patient_id: int | None, channel: str, template: str = "") -> bool:
         """Whether a message to this patient may go out on `channel` now (consent may have been withdrawn)."""
-        if patient_id is None or channel not in self.settings.require_consent:
+        if patient_id is None or channel not in self.settings.require_consent or template in TRANSACTIONAL:
             return True
         with self.db.read() as tx:
             return bool(self._consents(tx, patient_id).get(channel))
@@ -245,7 +256,8 @@ class NotificationService:
                         # A worker died while sending: its row is taken again, but only after the lease.
                         and_(N.c.state == "sending", N.c.lease_until <= now))
         if in_quiet_hours(now, self.quiet, self.tz) and self.settings.quiet_channels:
-            claimable = and_(claimable, N.c.channel.not_in(self.settings.quiet_channels))
+            claimable = and_(claimable, or_(N.c.channel.not_in(self.settings.quiet_channels),
+                                            N.c.template.in_(sorted(TRANSACTIONAL))))
         with self.db.write() as tx:
             # PostgreSQL: rows another worker is claiming are skipped, not waited for. SQLite's BEGIN
             # IMMEDIATE already lets one claimer in at a time (FOR UPDATE is not rendered there).
@@ -277,7 +289,9 @@ class NotificationService:
             state, due = "failed", None
         else:
             state = "pending"
-            due = self._deferred(claim.channel, now + timedelta(seconds=self.settings.retry_delay(claim.attempts)))
+            due = now + timedelta(seconds=self.settings.retry_delay(claim.attempts))
+            if claim.template not in TRANSACTIONAL:
+                due = self._deferred(claim.channel, due)
         values: dict[str, Any] = {"state": state, "last_error": _cut(error, 500), "subject": _cut(subject, 300),
                                   "body": body}
         if due is not None:
@@ -288,6 +302,13 @@ class NotificationService:
         return self._finish(claim, state="skipped", last_error=_cut(reason, 500))
 
     def _finish(self, claim: Claim, **values: Any) -> bool:
+        if claim.template in TRANSACTIONAL and values.get("state") != "pending":
+            # Settled: the code is not kept in the outbox (staff read the row; only its hash is the record).
+            secrets = [str(claim.params[k]) for k in SECRET_PARAMS if claim.params.get(k)]
+            values["params"] = {k: (REDACTED if k in SECRET_PARAMS else v) for k, v in claim.params.items()}
+            for secret in secrets:
+                if values.get("body"):
+                    values["body"] = values["body"].replace(secret, REDACTED)
         with self.db.write() as tx:
             done = tx.execute(update(N).where(N.c.id == claim.id, N.c.state == "sending", N.c.claimed_by == claim.token)
                               .values(claimed_by=None, lease_until=None, updated_at=self.clock.now(), **values))

@@ -13,10 +13,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ChannelName = Literal["email", "sms", "in_app", "file_log"]
-CHANNELS: tuple[str, ...] = ("email", "sms", "in_app", "file_log")
+ChannelName = Literal["email", "sms", "in_app", "file_log", "zalo"]
+CHANNELS: tuple[str, ...] = ("email", "sms", "in_app", "file_log", "zalo")
 PLACEHOLDER = re.compile(r"^[a-z_][a-z0-9_]*$")
 TemplateName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
+# "1900 xxxx", "xxx Đường ABC": text left from a sample file, which must never reach a patient.
+SAMPLE_TEXT = re.compile(r"x{3,}|\bTODO\b|\bCHANGEME\b", re.IGNORECASE)
+
+
+def refuse_sample_text(value: str, what: str) -> str:
+    if SAMPLE_TEXT.search(value):
+        raise ValueError(f"{what} still holds sample text {value[:60]!r}: write the hospital's real one here "
+                         "before the hub starts (patients would read it in every message)")
+    return value
 
 
 class _Strict(BaseModel):
@@ -75,6 +84,7 @@ class MessageTemplate(_Strict):
     def _plain_placeholders(cls, value: str | None) -> str | None:
         if value is not None:
             placeholders(value)
+            refuse_sample_text(value, "this template")
         return value
 
     def fields(self) -> set[str]:
@@ -132,6 +142,12 @@ class SmsSettings(_Strict):
         return self
 
 
+class ZaloSettings(_Strict):
+    """Zalo Notification Service (template messages of the hospital's Official Account)."""
+
+    enabled: bool = False
+
+
 class InAppSettings(_Strict):
     enabled: bool = True
 
@@ -149,6 +165,10 @@ class NotificationSettings(_Strict):
     quiet_channels: list[ChannelName] = ["sms", "email"]  # deferred to the end of quiet hours
     require_consent: list[ChannelName] = ["sms", "email"]  # sent only with the patient's recorded consent
     hotline: str = ""  # the {hotline} placeholder
+    address: str = ""  # the {address} placeholder: the hospital's street address
+    sender_name: str = ""  # the {sender_name} placeholder and the email's From name (empty: the site's name)
+    # The one-time sign-in code goes out on each of these that is on (in_app: a copy in the inbox).
+    otp_channels: list[ChannelName] = ["zalo", "sms", "email", "in_app", "file_log"]
     poll_seconds: float = Field(5, gt=0, le=3600)
     batch_size: int = Field(20, ge=1, le=1000)
     lease_seconds: float = Field(300, ge=10, le=86400)  # a row left 'sending' by a dead worker waits this long
@@ -158,9 +178,15 @@ class NotificationSettings(_Strict):
     retry_max_seconds: float = Field(3600, ge=0, le=7 * 86400)
     email: EmailSettings = EmailSettings()
     sms: SmsSettings = SmsSettings()
+    zalo: ZaloSettings = ZaloSettings()
     in_app: InAppSettings = InAppSettings()
     file_log: FileLogSettings = FileLogSettings()
     templates: dict[TemplateName, TemplateSet] = {}
+
+    @field_validator("hotline", "address", "sender_name")
+    @classmethod
+    def _real_text(cls, value: str) -> str:
+        return refuse_sample_text(value, "this text")
 
     @field_validator("quiet_hours")
     @classmethod

@@ -47,8 +47,10 @@ SESSION_LIFETIME = timedelta(hours=2)
 FAILED = "portal_login_failed"
 REFUSED_REGISTRATION = "portal_register_refused"
 SIGNED_IN = "portal_signed_in"
+IDENTIFIED = "portal_identified"  # code (or CCCD) and birth date matched: a one-time code goes out next
 COUNTED = (FAILED, REFUSED_REGISTRATION)  # what counts against a client address
 _CODE = re.compile(r"^BN\d{6,12}$")
+_NATIONAL_ID = re.compile(r"^\d{12}$")
 _BIRTH_FORMATS = (
     re.compile(r"^(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4})$"),  # 17/05/1960, as Vietnamese write it
     re.compile(r"^(?P<d>\d{2})(?P<m>\d{2})(?P<y>\d{4})$"),  # 17051960, as on the CCCD QR
@@ -91,11 +93,13 @@ class InvalidLink(DomainError):
 
 @dataclass(frozen=True)
 class PortalPatient:
-    """Who a portal session belongs to."""
+    """Who a portal session belongs to; `scope` is the one page a session opened by a message's link
+    may show (None: signed in with a one-time code, every page)."""
 
     id: int
     code: str
     full_name: str
+    scope: str | None = None
 
 
 class LinkSigner(Protocol):
@@ -134,9 +138,11 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def link_token(secret_key: str, patient_code: str, now: datetime, lifetime: timedelta = LINK_LIFETIME) -> str:
+def link_token(secret_key: str, patient_code: str, now: datetime, lifetime: timedelta = LINK_LIFETIME,
+               page: str = "/portal") -> str:
+    """A message's link: its patient, its expiry, and the one page it opens (`n`)."""
     return URLSafeSerializer(secret_key, salt="portal-link").dumps(
-        {"c": patient_code, "exp": _epoch(now + lifetime)})
+        {"c": patient_code, "exp": _epoch(now + lifetime), "n": page})
 
 
 def portal_link(hub: LinkSigner, patient: str | Mapping[str, Any] | PortalPatient, *,
@@ -145,7 +151,7 @@ def portal_link(hub: LinkSigner, patient: str | Mapping[str, Any] | PortalPatien
 
     `patient` is a patient code, a mapping with "code" (a patient or appointment["patient"]) or a
     PortalPatient; `page` is where it lands ("/portal/history", "/portal/bookings"; "/portal" when
-    None). Anyone holding the link is signed in as that patient: send it only to them.
+    None). The link opens that page only (to read it); anything else asks for a one-time code.
     """
     if isinstance(patient, PortalPatient):
         code = patient.code
@@ -153,7 +159,7 @@ def portal_link(hub: LinkSigner, patient: str | Mapping[str, Any] | PortalPatien
         code = patient
     else:
         code = patient["code"]
-    token = link_token(hub.secret_key, code, hub.clock.now(), lifetime)
+    token = link_token(hub.secret_key, code, hub.clock.now(), lifetime, page or "/portal")
     landing = f"?{urlencode({'next': page})}" if page else ""
     return f"{hub.config.site.public_url.rstrip('/')}/portal/link/{token}{landing}"
 
@@ -176,7 +182,9 @@ class PortalAuth:
         of simultaneous guesses, at most the limit get checked, on SQLite and PostgreSQL alike.
         """
         code = normalize_code(code_text)
-        subject = code if _CODE.match(code) else "-"
+        by_national_id = bool(_NATIONAL_ID.match(code))
+        # A CCCD is not written to the audit log: its failures are counted under a keyed tag of it.
+        subject = code if _CODE.match(code) else (self._id_tag(code) if by_national_id else "-")
         client = client_tag(self.secret_key, address)
         if self._over_limit(subject, client, counting_own=False):
             raise TooManyAttempts()
@@ -188,13 +196,23 @@ class PortalAuth:
             self._settle(attempt, FAILED, "locked")
             raise TooManyAttempts()
         with self.db.read() as connection:
+            key = P.c.national_id if by_national_id else P.c.code
             row = connection.execute(select(P.c.id, P.c.code, P.c.full_name, P.c.date_of_birth)
-                                     .where(P.c.code == code)).first() if subject != "-" else None
+                                     .where(key == code)).first() if subject != "-" else None
         if row is None or row.date_of_birth is None or row.date_of_birth != birth_date:
             self._settle(attempt, FAILED, "unknown_code" if row is None else "wrong_birth_date")
             raise SignInRefused()
-        self._settle(attempt, SIGNED_IN, "code")
+        # Not signed in yet: the card's details only earn a one-time code to the phone on record.
+        self._settle(attempt, IDENTIFIED, "national_id" if by_national_id else "code")
         return PortalPatient(row.id, row.code, row.full_name)
+
+    def _id_tag(self, national_id: str) -> str:
+        return "id:" + hmac.new(self.secret_key.encode(), f"cccd:{national_id}".encode(),
+                                hashlib.sha256).hexdigest()[:16]
+
+    def locked(self, patient_code: str, address: str) -> bool:
+        """Whether this patient code or this address is locked out now."""
+        return self._over_limit(patient_code, client_tag(self.secret_key, address), counting_own=False)
 
     def client_allowed(self, address: str) -> bool:
         """False while this address is locked out (registration checks it too)."""
@@ -237,7 +255,8 @@ class PortalAuth:
 
     # ------------------------------------------------------------------ signed links
     def from_link(self, token: str) -> PortalPatient:
-        """The patient a link from a message was made for; InvalidLink when altered or expired."""
+        """The patient a link from a message was made for, scoped to the link's page; InvalidLink when
+        altered or expired. Links made before pages were named open the portal's home page only."""
         try:
             claims = self._links.loads(token)
         except BadSignature:
@@ -252,12 +271,14 @@ class PortalAuth:
         with self.db.write() as connection:
             connection.execute(insert(AL).values(at=self.clock.now(), actor=f"patient:{row.code}", action=SIGNED_IN,
                                                  subject=row.code, detail={"reason": "link"}))
-        return PortalPatient(row.id, row.code, row.full_name)
+        page = claims.get("n") if isinstance(claims.get("n"), str) else "/portal"
+        return PortalPatient(row.id, row.code, row.full_name, scope=page)
 
     # ------------------------------------------------------------------ sessions
     def open_session(self, patient: PortalPatient) -> str:
         now = _epoch(self.clock.now())
-        return self._sessions.dumps({"p": patient.id, "c": patient.code, "iat": now, "seen": now})
+        return self._sessions.dumps({"p": patient.id, "c": patient.code, "iat": now, "seen": now,
+                                     "s": patient.scope})
 
     def resume(self, token: str) -> tuple[PortalPatient, str] | None:
         """The session's patient and the token to send back (its idle time restarted); None when over."""
@@ -274,4 +295,6 @@ class PortalAuth:
             row = connection.execute(select(P.c.id, P.c.code, P.c.full_name).where(P.c.id == claims["p"])).first()
         if row is None or row.code != claims.get("c"):
             return None
-        return PortalPatient(row.id, row.code, row.full_name), self._sessions.dumps({**claims, "seen": now})
+        scope = claims.get("s") if isinstance(claims.get("s"), str) else None
+        return (PortalPatient(row.id, row.code, row.full_name, scope=scope),
+                self._sessions.dumps({**claims, "seen": now}))

@@ -15,11 +15,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from hub.api.hub_access import current_hub
 from hub.domain.common.errors import DomainError
 from hub.domain.patients.registry import PatientDetails
 from hub.domain.portal.auth import SESSION_IDLE, InvalidLink, PortalPatient, parse_birth_date
+from hub.domain.portal.otp import CODE_LIFETIME, Challenge, OneTimeCodes
 from hub.domain.portal.service import PortalService, RegistrationRefused
 from hub.notify.in_app import inbox_token
 from hub.web.i18n import current_lang, tr
@@ -27,7 +29,9 @@ from hub.web.portal.views import HELPERS, bilingual, local_moment, long_day, tic
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 COOKIE = "clinicq_portal"
+CHALLENGE_COOKIE = "clinicq_portal_code"  # which one-time code the second step checks (signed, short-lived)
 EXTENSION = "clinicq_portal"
+CODES_EXTENSION = "clinicq_portal_codes"
 ANY_DOCTOR = "any"
 
 
@@ -42,18 +46,38 @@ def portal() -> PortalService:
     return service
 
 
+def codes() -> OneTimeCodes:
+    service = current_app.extensions.get(CODES_EXTENSION)
+    if service is None:
+        hub = current_hub()
+        service = OneTimeCodes(hub.db, hub.clock, hub.secret_key, portal().auth, hub.notifications)
+        current_app.extensions[CODES_EXTENSION] = service
+    return service
+
+
 def current_patient() -> PortalPatient:
     """The signed-in patient (inside a `patient_page` view)."""
     return g.portal_patient
 
 
 def patient_page(view: Callable[..., Any]) -> Callable[..., Any]:
-    """A page for a signed-in patient; anyone else goes to the portal's sign-in page."""
+    """A page for a signed-in patient; anyone else goes to the portal's sign-in page.
+
+    A session opened by a message's link shows the one page it was sent for, to read: any other page,
+    and every change (booking, cancelling), needs the sign-in with a one-time code.
+    """
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if g.get("portal_patient") is None:
+        patient = g.get("portal_patient")
+        if patient is None:
             return redirect(url_for("portal.login", next=request.full_path))
+        if patient.scope is not None and (request.method != "GET" or request.path != patient.scope):
+            flash(tr("Liên kết trong tin nhắn chỉ mở trang được gửi kèm. Để xem hoặc thay đổi nội dung khác, hãy "
+                     "đăng nhập bằng mã xác thực gửi tới điện thoại của bạn.",
+                     "A link from a message opens only the page it was sent for. To see or change anything "
+                     "else, sign in with a one-time code sent to your phone."), "info")
+            return redirect(url_for("portal.login", next=request.path, full=1))
         return view(*args, **kwargs)
 
     return wrapper
@@ -128,9 +152,63 @@ def _error(exc: DomainError) -> None:
 
 
 # ---------------------------------------------------------------------- signing in and out
+def _challenges() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_hub().secret_key, salt="portal-code-step")
+
+
+def _send_code(patient: PortalPatient, next_page: str | None, purpose: str = "sign_in") -> Response:
+    """Send a one-time code and go to the page that asks for it (or say why no code went out)."""
+    try:
+        challenge = codes().issue(patient, _address(), purpose=purpose)
+    except DomainError as refused:
+        _error(refused)
+        return redirect(url_for("portal.login"))
+    response = redirect(url_for("portal.enter_code", next=next_page) if next_page else url_for("portal.enter_code"))
+    response.set_cookie(CHALLENGE_COOKIE, _challenges().dumps({"id": challenge.id}),
+                        max_age=int(CODE_LIFETIME.total_seconds()), path="/portal", secure=request.is_secure,
+                        httponly=True, samesite="Lax")
+    return response
+
+
+def _challenge() -> Challenge | None:
+    token = request.cookies.get(CHALLENGE_COOKIE)
+    if not token:
+        return None
+    try:
+        claims = _challenges().loads(token, max_age=int(CODE_LIFETIME.total_seconds()))
+    except BadSignature:
+        return None
+    return codes().challenge(int(claims["id"])) if isinstance(claims, dict) and isinstance(
+        claims.get("id"), int) else None
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def enter_code():  # type: ignore[no-untyped-def]
+    """The second step: the one-time code sent to the phone or email on record."""
+    challenge = _challenge()
+    if challenge is None:
+        flash(tr("Mã đã hết hạn hoặc chưa được gửi. Vui lòng nhập lại thông tin để nhận mã mới.",
+                 "The code has expired or was not sent. Enter your details again to get a new code."), "error")
+        return redirect(url_for("portal.login", next=request.args.get("next")))
+    if request.method == "POST":
+        if request.form.get("resend"):
+            return _send_code(challenge.patient, request.args.get("next"))
+        try:
+            patient = codes().verify(challenge.id, request.form.get("otp", "")[:20], _address())
+        except DomainError as refused:  # WrongCode (401) or TooManyAttempts (429)
+            _error(refused)
+            return _render("portal_code.html", refused.status, challenge=codes().challenge(challenge.id) or challenge)
+        _sign_in(patient)
+        response = redirect(_safe_next(request.args.get("next")))
+        response.delete_cookie(CHALLENGE_COOKIE, path="/portal", secure=request.is_secure, httponly=True,
+                               samesite="Lax")
+        return response
+    return _render("portal_code.html", challenge=challenge)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
-    if g.portal_patient is not None:
+    if g.portal_patient is not None and g.portal_patient.scope is None:
         return redirect(_safe_next(request.args.get("next")))
     code = request.form.get("code", "").strip()[:20]
     if request.method == "POST":
@@ -144,8 +222,8 @@ def login():  # type: ignore[no-untyped-def]
         except DomainError as refused:  # SignInRefused (401) or TooManyAttempts (429): nothing more is said
             _error(refused)
             return _render("portal_login.html", refused.status, code=code)
-        _sign_in(patient)
-        return redirect(_safe_next(request.args.get("next")))
+        # The card's details are not enough: the code to the phone on record is the sign-in.
+        return _send_code(patient, request.args.get("next"))
     return _render("portal_login.html", code=code)
 
 
@@ -158,7 +236,7 @@ def link(token: str):  # type: ignore[no-untyped-def]
         _error(invalid)
         return _render("portal_login.html", invalid.status, code="")
     _sign_in(patient)
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(_safe_next(patient.scope))
 
 
 @bp.post("/logout")
@@ -172,7 +250,8 @@ def logout():  # type: ignore[no-untyped-def]
 @bp.route("/register", methods=["GET", "POST"])
 def register():  # type: ignore[no-untyped-def]
     """Self-registration: a possible duplicate is never shown, only "enter your CCCD" or "see reception"."""
-    form = {k: request.form.get(k, "").strip() for k in ("full_name", "birth_date", "phone", "national_id", "sex")}
+    form = {k: request.form.get(k, "").strip() for k in ("full_name", "birth_date", "phone", "national_id", "sex",
+                                                         "consent")}
     if request.method == "GET":
         return _render("portal_register.html", form=form, ask_national_id=False)
     birth = parse_birth_date(form["birth_date"])
@@ -188,10 +267,16 @@ def register():  # type: ignore[no-untyped-def]
         _error(refused)
         ask = isinstance(refused, RegistrationRefused) and refused.code == "need_national_id"
         return _render("portal_register.html", refused.status, form=form, ask_national_id=ask)
-    _sign_in(patient)
-    flash(tr(f"Đăng ký thành công. Mã bệnh nhân của bạn là {patient.code}: hãy ghi lại để đăng nhập lần sau.",
-             f"You are registered. Your patient code is {patient.code}: keep it to sign in next time."), "success")
-    return redirect(url_for("portal.home"))
+    if form["consent"]:
+        hub = current_hub()
+        for channel in ("zalo", "sms"):  # the phone just given: messages about bookings and results
+            hub.notifications.set_consent(patient.id, channel, True, actor=f"patient:{patient.code}", source="portal")
+    flash(tr(f"Đăng ký thành công. Mã bệnh nhân của bạn là {patient.code}: hãy ghi lại để đăng nhập lần sau. "
+             "Nhập mã xác thực vừa gửi tới số điện thoại của bạn để hoàn tất.",
+             f"You are registered. Your patient code is {patient.code}: keep it to sign in next time. Enter the "
+             "code just sent to your phone to finish."), "success")
+    # The phone is confirmed the same way as a sign-in: the session opens only with the code sent to it.
+    return _send_code(patient, None, purpose="register")
 
 
 # ---------------------------------------------------------------------- today
