@@ -8,7 +8,6 @@ import re
 from datetime import date, timedelta
 
 import pytest
-
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -18,17 +17,7 @@ from hub.domain.patients.registry import PatientDetails
 from hub.domain.portal.auth import PortalAuth
 from hub.domain.portal.models import PortalCode
 from hub.domain.portal.otp import MAX_CODES_PER_CLIENT, MAX_CODES_PER_PATIENT, MAX_TRIES, OneTimeCodes, WrongCode
-from tests.test_portal_auth import (  # noqa: F401 - fixtures
-    alert,
-    ask_code,
-    client,
-    enter_code,
-    hub,
-    last_code,
-    patient,
-    sign_in,
-    signed_in,
-)
+from tests.test_portal_auth import alert, ask_code, client, enter_code, hub, last_code, patient, sign_in, signed_in  # noqa: F401 - fixtures
 from tests.test_staff_auth import csrf_from
 
 
