@@ -1,6 +1,7 @@
 """Portal sign-in with a one-time code: the card's details (code or CCCD + birth date) only send a code;
 the code is hashed, short-lived, single-use, limited per patient and per address, and wrong codes lock
 out like wrong birth dates. Links from messages open only the page they were sent for."""
+# ruff: noqa: F811
 
 from __future__ import annotations
 
