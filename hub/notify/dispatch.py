@@ -21,6 +21,7 @@ from hub.notify.email_smtp import SmtpChannel
 from hub.notify.file_log import FileLogChannel
 from hub.notify.in_app import InAppChannel
 from hub.notify.sms_http import HttpSmsChannel
+from hub.notify.zalo_zns import ZaloZnsChannel
 
 if TYPE_CHECKING:
     from hub.scheduler import Scheduler
@@ -40,6 +41,12 @@ def channels_from_config(config: ClinicConfig, *, db: Database, bus: EventBus, c
                                         site_id=config.site.id, password=env.get("CLINICQ_SMTP_PASSWORD", ""))
     if settings.sms.enabled:
         channels["sms"] = HttpSmsChannel(settings.sms, api_key=env.get("CLINICQ_SMS_API_KEY", ""))
+    if settings.zalo.enabled:
+        site = {language: {"site_name": name, "hotline": settings.hotline, "address": settings.address,
+                           "sender_name": settings.sender_name or name}
+                for language, name in (("vi", config.site.name), ("en", config.site.name_en))}
+        channels["zalo"] = ZaloZnsChannel(settings.zalo, access_token=env.get("CLINICQ_ZALO_ACCESS_TOKEN", ""),
+                                          site_values=site)
     if settings.in_app.enabled:
         channels["in_app"] = InAppChannel(db, bus, clock)
     if settings.file_log.enabled:
@@ -57,6 +64,7 @@ class DispatchReport:
     failed: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)  # our lease ran out and another worker took the row
+    fell_back: list[int] = field(default_factory=list)  # new rows on the next channel of the fallback chain
 
 
 class Dispatcher:
@@ -76,12 +84,14 @@ class Dispatcher:
         outbox = self.outbox
         channel = self.channels.get(claim.channel)
         if channel is None:
-            self._record(report.skipped, report, claim,
-                         outbox.mark_skipped(claim, f"channel_disabled: the {claim.channel} channel is turned off"))
+            reason = f"channel_disabled: the {claim.channel} channel is turned off"
+            self._record(report.skipped, report, claim, outbox.mark_skipped(claim, reason))
+            self._fall_back(claim, reason, report)
             return
         if not outbox.consent_allows(claim.patient_id, claim.channel, claim.template):
-            self._record(report.skipped, report, claim,
-                         outbox.mark_skipped(claim, f"no_consent: the patient withdrew consent to {claim.channel}"))
+            reason = f"no_consent: the patient withdrew consent to {claim.channel}"
+            self._record(report.skipped, report, claim, outbox.mark_skipped(claim, reason))
+            self._fall_back(claim, reason, report)
             return
         try:
             rendered = outbox.templates.render(claim.template, claim.language, claim.params)
@@ -109,6 +119,15 @@ class Dispatcher:
         state = self.outbox.mark_unsent(claim, error, permanent=permanent, subject=message.subject,
                                         body=message.sms if claim.channel == "sms" else message.body)
         {"pending": report.retrying, "failed": report.failed}.get(state, report.lost).append(claim.id)
+        if state == "failed":  # refused for good, or its retries used up: the next channel of the chain
+            self._fall_back(claim, error, report)
+
+    def _fall_back(self, claim: Claim, reason: str, report: DispatchReport) -> None:
+        try:
+            for row in self.outbox.fall_back(claim, reason):
+                report.fell_back.append(row["id"])
+        except Exception:  # the failed row stays on the admin page; a bug here must not stop the batch
+            log.exception("fallback of notification %d failed", claim.id)
 
     @staticmethod
     def _record(bucket: list[int], report: DispatchReport, claim: Claim, ok: bool) -> None:

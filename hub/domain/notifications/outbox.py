@@ -113,7 +113,7 @@ class NotificationService:
                 channels: Sequence[str] | None = None, params: Mapping[str, Any] | None = None,
                 language: str | None = None, due_at: datetime | None = None, dedupe_key: str | None = None,
                 appointment_id: int | None = None, actor: str = "system",
-                connection: Connection | None = None) -> list[dict[str, Any]]:
+                connection: Connection | None = None, fallback: bool | None = None) -> list[dict[str, Any]]:
         """Queue `template` for a patient (or explicit addresses in `to`) on each channel; one row each.
 
         Channels default to the configured ones. A channel without consent, address or that is turned
@@ -133,6 +133,9 @@ class NotificationService:
             patient = self._patient(tx, patient_id) if patient_id is not None else None
             consents = self._consents(tx, patient_id) if patient_id is not None else {}
             rows = []
+            # The configured channels use the fallback chain; a caller naming channels gets those, unless it asks.
+            if patient is not None and not to and (channels is None if fallback is None else fallback):
+                chosen = self._first_of_chain(chosen, patient, consents, template)
             for channel in chosen:
                 recipient, skip = self._route(channel, patient, consents, to or {},
                                               consent_needed=template not in TRANSACTIONAL)
@@ -151,6 +154,47 @@ class NotificationService:
                 else:
                     rows.append({**_row(tx.execute(select(N).where(N.c.id == new_id)).one()), "created": True})
         return rows
+
+    def _first_of_chain(self, chosen: list[str], patient: Any, consents: dict[str, bool], template: str) -> list[str]:
+        """Of the fallback chain (Zalo -> SMS -> email) keep the first channel that can reach the patient;
+        the others are used only if it fails (`fall_back`). None can: all stay, as skipped rows saying why."""
+        chain = [c for c in self.settings.fallback if c in chosen]
+        for channel in chain:
+            if self._route(channel, patient, consents, {}, consent_needed=template not in TRANSACTIONAL)[1] is None:
+                return [c for c in chosen if c not in chain or c == channel]
+        return chosen
+
+    def fall_back(self, claim: Claim, reason: str) -> list[dict[str, Any]]:
+        """The message could not go out on `claim.channel` for good: queue it on the next channel of the
+        fallback chain that reaches the patient (same dedupe key, so a second fall-back adds nothing)."""
+        chain = list(self.settings.fallback)
+        if claim.patient_id is None or claim.channel not in chain:
+            return []
+        rest = chain[chain.index(claim.channel) + 1:]
+        with self.db.write() as tx:
+            patient = self._patient(tx, claim.patient_id)
+            consents = self._consents(tx, claim.patient_id)
+            for channel in rest:
+                recipient, skip = self._route(channel, patient, consents, {},
+                                              consent_needed=claim.template not in TRANSACTIONAL)
+                if skip is not None:
+                    continue
+                now = self.clock.now()
+                key_row = tx.execute(select(N.c.dedupe_key).where(N.c.id == claim.id)).scalar()
+                values = {
+                    "channel": channel, "recipient": recipient[:200], "template": claim.template,
+                    "language": claim.language, "params": claim.params, "state": "pending",
+                    "due_at": now if claim.template in TRANSACTIONAL else self._deferred(channel, now), "attempts": 0,
+                    "last_error": _cut(f"fallback from {claim.channel}: {reason}", 500),
+                    "dedupe_key": key_row, "patient_id": claim.patient_id,
+                    "appointment_id": claim.appointment_id, "created_at": now,
+                    "created_by": f"fallback:{claim.channel}", "updated_at": now,
+                }
+                new_id = self._insert_once(tx, values)
+                if new_id is None:
+                    return []
+                return [_row(tx.execute(select(N).where(N.c.id == new_id)).one())]
+        return []
 
     def _check_request(self, template: str, language: str, params: dict[str, Any],
                        channels: Sequence[str] | None, dedupe_key: str | None) -> None:
@@ -307,8 +351,9 @@ class NotificationService:
             secrets = [str(claim.params[k]) for k in SECRET_PARAMS if claim.params.get(k)]
             values["params"] = {k: (REDACTED if k in SECRET_PARAMS else v) for k, v in claim.params.items()}
             for secret in secrets:
-                if values.get("body"):
-                    values["body"] = values["body"].replace(secret, REDACTED)
+                for key in ("body", "subject"):
+                    if values.get(key):
+                        values[key] = values[key].replace(secret, REDACTED)
         with self.db.write() as tx:
             done = tx.execute(update(N).where(N.c.id == claim.id, N.c.state == "sending", N.c.claimed_by == claim.token)
                               .values(claimed_by=None, lease_until=None, updated_at=self.clock.now(), **values))

@@ -142,10 +142,36 @@ class SmsSettings(_Strict):
         return self
 
 
+class ZaloTemplate(_Strict):
+    """One message kind as a ZNS template: its id (approved by Zalo for the OA) and its parameters,
+    each a text with our {placeholders} (e.g. customer_name = "{patient_name}")."""
+
+    template_id: Annotated[str, Field(min_length=1, max_length=40)]
+    params: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")], str] = {}
+
+    @field_validator("params")
+    @classmethod
+    def _plain(cls, value: dict[str, str]) -> dict[str, str]:
+        for text in value.values():
+            placeholders(text)
+        return value
+
+
 class ZaloSettings(_Strict):
     """Zalo Notification Service (template messages of the hospital's Official Account)."""
 
     enabled: bool = False
+    url: str = "https://business.openapi.zalo.me/message/template"
+    access_token: str = ""  # better: environment CLINICQ_ZALO_ACCESS_TOKEN (it expires: refresh it there)
+    timeout_s: float = Field(15, gt=0, le=120)
+    templates: dict[TemplateName, ZaloTemplate] = {}  # message kind -> ZNS template; a kind without one falls back
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
 
 
 class InAppSettings(_Strict):
@@ -169,6 +195,9 @@ class NotificationSettings(_Strict):
     sender_name: str = ""  # the {sender_name} placeholder and the email's From name (empty: the site's name)
     # The one-time sign-in code goes out on each of these that is on (in_app: a copy in the inbox).
     otp_channels: list[ChannelName] = ["zalo", "sms", "email", "in_app", "file_log"]
+    # Of these, a message goes out on the first that reaches the patient (address, consent, channel on);
+    # the next one is used when it fails for good (not on Zalo, template refused, quota, retries used up).
+    fallback: list[Literal["zalo", "sms", "email"]] = ["zalo", "sms", "email"]
     poll_seconds: float = Field(5, gt=0, le=3600)
     batch_size: int = Field(20, ge=1, le=1000)
     lease_seconds: float = Field(300, ge=10, le=86400)  # a row left 'sending' by a dead worker waits this long

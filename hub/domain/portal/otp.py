@@ -116,7 +116,7 @@ class OneTimeCodes:
             minutes = int(CODE_LIFETIME.total_seconds() // 60)
             rows = self.outbox.enqueue("otp", patient_id=patient.id, channels=channels,
                                        params={"code": code, "minutes": minutes}, dedupe_key=f"otp:{code_id}",
-                                       actor="portal", connection=tx)
+                                       actor="portal", connection=tx, fallback=True)
             if not any(r["state"] == "pending" and r["channel"] in OUTSIDE for r in rows):
                 raise NoWayToReach()  # rolls the code and its rows back: nothing was sent
         return Challenge(code_id, patient, ", ".join(masked), now + CODE_LIFETIME)
