@@ -35,9 +35,10 @@ from tests.notifications_support import (
 
 @pytest.fixture
 def config(clinic: ClinicConfig) -> ClinicConfig:
-    """Email and SMS turned on (their channels are stubs here), no quiet hours unless a test sets them."""
+    """Email and SMS turned on (their channels are stubs here), no quiet hours unless a test sets them;
+    every channel gets its copy (no fallback chain: test_message_kinds covers it)."""
     settings = clinic.notifications
-    return clinic_with(clinic, channels=["email", "sms", "in_app"], quiet_hours="",
+    return clinic_with(clinic, channels=["email", "sms", "in_app"], quiet_hours="", fallback=[],
                        email=settings.email.model_copy(update={"enabled": True}),
                        sms=settings.sms.model_copy(update={"enabled": True}))
 
@@ -318,7 +319,7 @@ def test_file_log_channel_writes_one_json_line_per_message(sqlite_db: Database, 
     entry = json.loads(line)
     assert report.sent == [entry["id"]] and entry["to"] == "BN2026000001" and entry["language"] == "en"
     assert entry["subject"] == "You missed your follow-up on 30/11/2026"
-    assert "Hoa Binh General Hospital" in entry["body"] and "1900 xxxx" in entry["body"]
+    assert "Hoa Binh General Hospital" in entry["body"] and "0218 3852 115" in entry["body"]  # hotline from config
 
 
 # ---------------------------------------------------------------- templates and formats
