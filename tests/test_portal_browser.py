@@ -3,7 +3,9 @@ book and cancel, results, messages, English; self-registration. Screenshots go t
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -78,6 +80,34 @@ def fits_the_screen(page: Any) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
+def code_sent(hub: HubProcess, patient_code: str, after: int = 0, timeout: float = 20.0) -> str:
+    """The one-time code as the demo's file channel wrote it (the hub's sending job runs every few seconds)."""
+    path = hub.var_dir / "notifications.jsonl"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        codes = [json.loads(line) for line in lines]
+        found = [c for c in codes if c["template"] == "otp" and c["to"] == patient_code]
+        if len(found) > after:
+            return re.search(r"\b(\d{6})\b", found[-1]["body"]).group(1)
+        time.sleep(0.3)
+    raise AssertionError(f"no sign-in code for {patient_code} in {path}")
+
+
+def codes_sent(hub: HubProcess, patient_code: str) -> int:
+    path = hub.var_dir / "notifications.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return sum(1 for line in lines if '"otp"' in line and patient_code in line)
+
+
+def enter_the_code(page: Any, hub: HubProcess, patient_code: str, before: int) -> None:
+    from playwright.sync_api import expect
+
+    expect(page).to_have_url(re.compile(r"/portal/login/code"))
+    page.fill("input[name=otp]", code_sent(hub, patient_code, before))
+    page.click("#code-form button[type=submit]")
+
+
 def api(hub: HubProcess, method: str, path: str, role: str, body: Any = None) -> Any:
     response = requests.request(method, hub.api + path, json=body, headers=hub.headers(role), timeout=10)
     assert response.ok, response.text
@@ -99,13 +129,20 @@ def test_patient_on_a_phone(portal_hub: tuple[HubProcess, str], browser: Any) ->
         page.click("#login-form button[type=submit]")
         expect(page.locator("[role=alert]")).to_contain_text("Mã bệnh nhân hoặc ngày sinh không đúng")
         page.fill("input[name=birth_date]", "20/08/1958")
+        before = codes_sent(hub, code)
         page.click("#login-form button[type=submit]")
+        # The card's details only send a code to the phone on record; the code signs in.
+        expect(page.locator("#sent-to")).to_have_text("09••••••11")
+        page.screenshot(path=str(artifact("portal-code.png")))
+        assert fits_the_screen(page)
+        enter_the_code(page, hub, code, before)
 
         # Today: the ticket with its place in line, then called live at Room 101.
         card = page.locator(f'article.ticket[data-ticket="{ticket["id"]}"]')
         expect(card.locator(".number")).to_have_text(ticket["number"])
         expect(card.locator(".line")).to_contain_text(re.compile(r"Bạn là người tiếp theo|người trước bạn"))
-        expect(page.locator("#unread")).to_have_text("1")
+        # The reminder, the result's notice, and (a moment later) the in-app copy of the sign-in code.
+        expect(page.locator("#unread")).to_have_text(re.compile(r"^[23]$"))
         assert fits_the_screen(page)
         page.screenshot(path=str(artifact("portal-today.png")), full_page=True)
         page.wait_for_timeout(300)  # the page's subscription is in place before the call
@@ -148,9 +185,17 @@ def test_patient_on_a_phone(portal_hub: tuple[HubProcess, str], browser: Any) ->
         page.screenshot(path=str(artifact("portal-history.png")), full_page=True)
 
         page.click(".portal-nav >> text=Tin nhắn")
-        expect(page.locator("#inbox .message.unread")).to_have_count(1)
-        page.click("#inbox .message button")
-        expect(page.locator("#inbox .message.unread")).to_have_count(0)
+        # The reminder, the result's notice, the sign-in code's copy, the booking's confirmation and cancellation.
+        expect(page.locator("#inbox .message", has_text="Đã có kết quả")).to_have_count(1)
+        expect(page.locator("#inbox .message", has_text="Xác nhận lịch khám")).to_have_count(1)
+        expect(page.locator("#inbox .message", has_text="Đã hủy lịch khám")).to_have_count(1)
+        expect(page.locator("#inbox .message", has_text="Mã đăng nhập")).to_have_count(1)
+        expect(page.locator("#inbox")).not_to_contain_text(re.compile(r"là \d{6}"))
+        assert fits_the_screen(page)  # the confirmation carries a long signed link: it wraps
+        while page.locator("#inbox .message.unread").count():
+            unread = page.locator("#inbox .message.unread").count()
+            page.locator("#inbox .message.unread button").first.click()
+            expect(page.locator("#inbox .message.unread")).to_have_count(unread - 1)
         expect(page.locator("#unread")).to_be_hidden()
         page.screenshot(path=str(artifact("portal-messages.png")), full_page=True)
 
@@ -183,11 +228,71 @@ def test_registration_on_a_phone(portal_hub: tuple[HubProcess, str], browser: An
         page.fill("input[name=birth_date]", "05/01/1992")
         page.fill("input[name=phone]", "0987 654 321")
         page.check("input[name=sex][value=Nam]")
+        page.check("input[name=consent]")
         page.click("#register-form button[type=submit]")
-        expect(page.locator("[role=alert]")).to_contain_text(re.compile(r"Mã bệnh nhân của bạn là BN\d{8}"))
+        alert = page.locator("[role=alert]")
+        expect(alert).to_contain_text(re.compile(r"Mã bệnh nhân của bạn là BN\d{8}"))
+        new_code = re.search(r"BN\d{8}", alert.inner_text()).group(0)
+        enter_the_code(page, hub, new_code, 0)  # the phone is confirmed with a code, as at sign-in
         expect(page.locator(".who")).to_contain_text("Lê Văn Sơn")
         assert fits_the_screen(page)
         page.screenshot(path=str(artifact("portal-registered.png")), full_page=True)
         assert page.errors == []
     finally:
         page.context.close()
+
+
+PORTAL_PAGES = ("/portal", "/portal/bookings", "/portal/book", "/portal/book?service=kham-noi",
+                "/portal/book?service=kham-noi&doctor=any", "/portal/history", "/portal/messages",
+                "/portal/messages?lang=en", "/portal/history?lang=en")
+
+
+def test_every_portal_page_fits_a_360_px_phone(portal_hub: tuple[HubProcess, str], browser: Any) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    hub, code = portal_hub
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True,
+                                  device_scale_factor=2, locale="vi-VN")
+    page = context.new_page()
+    widths: dict[str, int] = {}
+
+    def measure(name: str) -> None:
+        page.wait_for_load_state()
+        page.locator("h1").first.wait_for()
+        widths[name] = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(artifact(f"portal-360-{name.strip('/').replace('/', '-') or 'home'}.png")),
+                        full_page=True)
+
+    try:
+        for path in ("/portal/login", "/portal/register"):
+            page.goto(hub.url + path)
+            measure(path)
+        page.goto(hub.url + "/portal/login")
+        page.fill("input[name=code]", code)
+        page.fill("input[name=birth_date]", "20/08/1958")
+        before = codes_sent(hub, code)
+        page.click("#login-form button[type=submit]")
+        measure("/portal/login/code")
+        enter_the_code(page, hub, code, before)
+        expect(page.locator(".who")).to_contain_text(PATIENT_NAME)
+        # A booking's confirmation: its body holds a long signed link, the widest thing on any page.
+        page.goto(hub.url + "/portal/book?service=kham-noi&doctor=any")
+        page.locator("#days a[data-day]").first.click()
+        measure("/portal/book-slots")
+        page.locator("#slots a[data-start]").first.click()
+        measure("/portal/book-confirm")
+        page.click("#confirm-form button[type=submit]")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            page.goto(hub.url + "/portal/messages")
+            if page.locator("#inbox .message", has_text="/portal/link/").count():
+                break
+            page.wait_for_timeout(500)
+        for path in PORTAL_PAGES:
+            page.goto(hub.url + path)
+            measure(path)
+    finally:
+        context.close()
+    too_wide = {name: width for name, width in widths.items() if width > 360}
+    assert not too_wide, too_wide
+    assert len(widths) == len(PORTAL_PAGES) + 5
