@@ -150,12 +150,30 @@ class DemoAgents:
         self.children.clear()
 
 
+def with_simulated_zalo(config: ClinicConfig) -> tuple[ClinicConfig, str | None]:
+    """Unless a real Zalo OA is configured, messages go first to a simulated ZNS server (hub/notify/zalo_sim.py)
+    that accepts every configured template, so the demo shows the Zalo channel and its records."""
+    from hub.notify.zalo_sim import TOKEN, SimState, ZaloSimulator
+
+    settings = config.notifications
+    if settings.zalo.enabled:
+        return config, None
+    templates: dict[str, set[str]] = {t.template_id: set() for t in settings.zalo.templates.values()}
+    simulator = ZaloSimulator(SimState(templates=templates), port=free_port_near(8095)).start()
+    zalo = settings.zalo.model_copy(update={"enabled": True, "url": simulator.url, "access_token": TOKEN})
+    channels = list(dict.fromkeys(["zalo", *settings.channels]))
+    notifications = settings.model_copy(update={"zalo": zalo, "channels": channels})
+    return config.model_copy(update={"notifications": notifications}), simulator.url
+
+
 def run_demo(config: ClinicConfig, *, host: str, port: int, var_dir: Path, config_dir: Path,
              db_url: str | None = None, with_devices: bool = True) -> None:
     db_url = db_url or f"sqlite:///{(var_dir / 'demo.db').resolve()}"
     if config.site.public_url == "http://127.0.0.1:8000":
         site = config.site.model_copy(update={"public_url": f"http://{lan_address()}:{port}"})
         config = config.model_copy(update={"site": site})
+
+    config, zalo_url = with_simulated_zalo(config)
 
     def started(hub: Hub) -> None:
         open_all_counters(hub)
@@ -181,6 +199,7 @@ def run_demo(config: ClinicConfig, *, host: str, port: int, var_dir: Path, confi
             f"  Cổng bệnh nhân / portal     {base}/portal",
             f"  API                         {base}/api/v1/openapi.json",
             f"  MQTT                        {mqtt or 'off'}",
+            f"  Zalo ZNS (simulated)        {zalo_url or 'configured: the real OA'}",
             f"  Printed tickets (PNG)       {var_dir / 'demo' / 'printer'}",
             f"  Announcements (WAV)         {var_dir / 'demo' / 'speaker'}",
             "  API tokens (Authorization: Bearer ...):",
