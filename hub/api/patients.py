@@ -57,13 +57,14 @@ def update_patient(code: str):  # type: ignore[no-untyped-def]
 
 
 class ConsentRequest(BaseModel):
-    """Which message channels the patient agrees to (sms, email, in_app): given ones change, others stay."""
+    """Which message channels the patient agrees to (zalo, sms, email, in_app): given ones change, others stay."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     sms: bool | None = None
     email: bool | None = None
     in_app: bool | None = None
+    zalo: bool | None = None
 
 
 @bp.get("/patients/<code>/consents")

@@ -125,7 +125,9 @@
   $("register-form").addEventListener("submit", function (event) {
     event.preventDefault();
     var values = formValues(event.target);
-    var consents = { sms: values.consent_sms === "on", email: values.consent_email === "on" };
+    var consents = { sms: values.consent_sms === "on", email: values.consent_email === "on",
+                     zalo: values.consent_zalo === "on" };
+    delete values.consent_zalo;
     delete values.consent_sms;
     delete values.consent_email;
     register(values, consents);
