@@ -76,7 +76,7 @@ def test_register_book_and_check_in(page, site: tuple[str, Hub]) -> None:  # typ
     code = page.text_content("#patient-code")
     assert code == "BN26000001" and page.text_content("#patient-name") == "Nguyễn Thị Mai"
     patient_id = hub.booking.patients.get(code)["id"]
-    assert hub.notifications.consents(patient_id) == {"sms": True, "email": False}  # as ticked at the desk
+    assert hub.notifications.consents(patient_id) == {"sms": True, "email": False, "zalo": False}  # as ticked
     page.screenshot(path=str(artifact("reception-registered.png")), full_page=True)
 
     # The same person again, typed without diacritics and without the CCCD: the page offers her record.
