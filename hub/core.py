@@ -140,7 +140,8 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
     follow_ups = FollowUpService(db, config, bus, clock, booking, notifications, key)
     follow_ups.install_jobs(scheduler)
     # Bookings (desk, portal) and released results reach the outbox; before, a LogNotifier only logged them.
-    booking.notifier = patient_messages(notifications, config, clock, key, bus)
+    booking.notifier = messages = patient_messages(notifications, config, clock, key, bus)
+    install_booking_reminders(scheduler, messages, config)
     # Closed days are summed once, at night, so the morning's reports open at once.
     install_rollup_job(scheduler, RollupStore(db, config, clock))
     if config.hub.broker_files_dir:
@@ -166,3 +167,9 @@ def patient_messages(notifications: NotificationService, config: ClinicConfig, c
     messages = PatientMessages(notifications, config, link)
     messages.install(bus)
     return messages
+
+
+def install_booking_reminders(scheduler: Scheduler, messages: PatientMessages, config: ClinicConfig) -> None:
+    from hub.domain.notifications.patient_messages import PLAN_JOB
+
+    scheduler.add_job(PLAN_JOB, messages.plan, every_seconds=config.follow_ups.plan_every_seconds)

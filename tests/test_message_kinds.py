@@ -31,7 +31,8 @@ from tests.test_staff_auth import log_in
 SLOT = "2026-11-24T07:30:00+07:00"  # Tuesday, BS An
 LATER = "2026-11-24T08:00:00+07:00"
 ZNS = {"booking_confirmation": "1001", "booking_rescheduled": "1002", "booking_cancelled": "1003",
-       "confirmation": "1004", "reminder": "1005", "result_ready": "1006", "otp": "1007"}
+       "confirmation": "1004", "reminder": "1005", "result_ready": "1006", "otp": "1007",
+       "booking_reminder": "1008"}
 
 
 @dataclass
@@ -58,7 +59,8 @@ def clock() -> VirtualClock:
 @pytest.fixture
 def world(tmp_path: Path, clinic: ClinicConfig, clock: VirtualClock) -> Iterator[World]:
     templates = {"1001": {"customer_name", "booking_code"}, "1002": {"booking_code"}, "1003": {"booking_code"},
-                 "1004": {"booking_code"}, "1005": {"booking_code"}, "1006": {"test_name"}, "1007": {"otp"}}
+                 "1004": {"booking_code"}, "1005": {"booking_code"}, "1006": {"test_name"}, "1007": {"otp"},
+                 "1008": {"booking_code"}}
     sim = ZaloSimulator(SimState(templates=templates)).start()
     mail = MailSink()
     port = free_port()
@@ -223,3 +225,30 @@ def test_zalo_down_or_rate_limited_is_retried_and_nothing_is_lost(world: World) 
 
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def test_visit_booking_reminder_once(world: World) -> None:
+    patient = consenting(world)
+    # Booked on Monday 08:00 for Wednesday 07:30: the 24-hour reminder is due Tuesday 07:30.
+    booked = world.hub.booking.book(patient_code=patient, slot_start=_at("2026-11-25T07:30:00+07:00"), doctor="bs-an",
+                                    channel="reception", actor="user:le.tan")
+    world.deliver()
+    world.hub.clock.set(at(date(2026, 11, 24), "07:31"))  # type: ignore[attr-defined]
+    world.hub.scheduler.run_pending()
+    world.deliver()
+    assert_delivered(world, "booking_reminder", patient)
+    reminder = world.rows("booking_reminder")["zalo"]
+    assert reminder["dedupe_key"].endswith(":reminder:24h") and reminder["appointment_id"] == booked["id"]
+    world.hub.scheduler.run_pending()  # the planner again: nothing twice
+    assert sum(1 for r in world.hub.notifications.list() if r["template"] == "booking_reminder") == 2
+
+
+def test_a_moved_booking_drops_its_pending_reminder(world: World) -> None:
+    patient = consenting(world)
+    booked = world.hub.booking.book(patient_code=patient, slot_start=_at("2026-11-25T07:30:00+07:00"), doctor="bs-an",
+                                    channel="reception", actor="user:le.tan")
+    world.hub.clock.set(at(date(2026, 11, 24), "07:00"))  # type: ignore[attr-defined]
+    world.hub.scheduler.run_pending()  # queued, due at 07:30
+    assert world.rows("booking_reminder")["zalo"]["state"] == "pending"
+    world.hub.booking.reschedule(booked["code"], _at("2026-11-25T08:00:00+07:00"), actor="user:le.tan")
+    assert {r["state"] for r in world.rows("booking_reminder").values()} == {"cancelled"}
