@@ -122,19 +122,22 @@ LAYOUT_PROBLEMS_JS = """(opts) => {
   const ownText = el => Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
   for (const el of document.body.querySelectorAll('*')) {
     if (['SCRIPT', 'STYLE', 'OPTION', 'BR', 'TEMPLATE', 'svg'].includes(el.tagName) || !visible(el)) continue;
-    if (el.closest('[aria-hidden=true], .sr-only, .visually-hidden, .ticker, .oneline')) continue;
+    // A long notice scrolls past on purpose; a .oneline row drops what does not fit whole.
+    if (el.closest('[aria-hidden=true], .sr-only, .visually-hidden, .ticker, .oneline, .notice:not(.fits)')) continue;
     const r = el.getBoundingClientRect();
     if (r.width < 1 || r.height < 1) continue;
-    const inScroller = scrolls(el);
+    // On paper nothing scrolls: a table in a scroll box is cut at the page edge.
+    const inScroller = !opts.print && scrolls(el);
     if (!inScroller && (r.right > W + 1 || r.left < -1))
       problems.push(`outside the screen (x ${Math.round(r.left)}–${Math.round(r.right)} of ${W}): ${describe(el)}`);
     if (opts.fixedHeight && !inScroller && !opts.scrollCue && r.bottom > H + 1)
       problems.push(`below the screen (y ${Math.round(r.top)}–${Math.round(r.bottom)} of ${H}): ${describe(el)}`);
     const style = getComputedStyle(el);
     const cuts = style.overflowX !== 'visible' && !/(auto|scroll)/.test(style.overflowX);
-    if (cuts && ownText(el) && el.scrollWidth > el.clientWidth + 1)
+    const hasText = (el.textContent || '').trim() !== '';
+    if (cuts && hasText && el.scrollWidth > el.clientWidth + 1)
       problems.push(`text cut (${el.scrollWidth} in ${el.clientWidth} px): ${describe(el)}`);
-    if (cuts && ownText(el) && el.scrollHeight > el.clientHeight + 2 && style.overflowY !== 'visible'
+    if (cuts && hasText && el.scrollHeight > el.clientHeight + 2 && style.overflowY !== 'visible'
         && !/(auto|scroll)/.test(style.overflowY))
       problems.push(`text cut vertically (${el.scrollHeight} in ${el.clientHeight} px): ${describe(el)}`);
     if (opts.minFont && ownText(el)) {
@@ -167,9 +170,9 @@ class PageVisit:
                 and urlsplit(u).netloc != self.hub_host]
 
     def problems(self, *, fixed_height: bool = False, min_font: float | None = None,
-                 scroll_cue: bool = False) -> list[str]:
+                 scroll_cue: bool = False, print_media: bool = False) -> list[str]:
         return self.page.evaluate(LAYOUT_PROBLEMS_JS, {"fixedHeight": fixed_height, "minFont": min_font,
-                                                       "scrollCue": scroll_cue})
+                                                       "scrollCue": scroll_cue, "print": print_media})
 
 
 @contextmanager

@@ -25,7 +25,6 @@ from tests.layout_support import STAFF, busy_morning, staff_session, start_busy_
 from tests.support import free_port
 
 pytestmark = pytest.mark.browser
-BOARD_SIZES = ((1920, 1080), (1080, 1920), (3840, 2160))
 KIOSK_SIZES = ((1080, 1920), (1280, 800), (1024, 600), (800, 480))
 STAFF_SIZES = ((1366, 768), (1920, 1080))
 PHONE = (360, 740)
@@ -57,6 +56,8 @@ def sessions(hub: HubProcess, browser: Any) -> dict[str, Any]:  # noqa: F811
 
 def check(seen: Any, name: str, **limits: Any) -> None:
     seen.page.screenshot(path=shot_path(name + ".png"), full_page=not limits.get("fixed_height"))
+    if limits.get("print_media"):
+        seen.page.pdf(path=str(shot_path(name + ".pdf")), format="A4")
     problems = seen.problems(**limits)
     assert not seen.foreign_requests(), f"{name} asked hosts other than the hub: {seen.foreign_requests()}"
     assert not seen.errors, f"{name}: script errors {seen.errors}"
@@ -64,8 +65,12 @@ def check(seen: Any, name: str, **limits: Any) -> None:
 
 
 # ------------------------------------------------------------------ boards
-@pytest.mark.parametrize("board_id", ["sanh-a", "tang-1", "tang-2", "tong-hop"])
-@pytest.mark.parametrize(("width", "height"), BOARD_SIZES)
+# Each board at the orientation it is configured for (tang-2 hangs portrait), in HD and in 4K.
+BOARDS = [(board, *size) for board in ("sanh-a", "tang-1", "tong-hop") for size in ((1920, 1080), (3840, 2160))] + [
+    ("tang-2", 1080, 1920), ("tang-2", 2160, 3840)]
+
+
+@pytest.mark.parametrize(("board_id", "width", "height"), BOARDS)
 def test_board(hub: HubProcess, browser: Any, board_id: str, width: int, height: int) -> None:  # noqa: F811
     with visit(browser, hub.url, width, height) as seen:
         seen.page.goto(f"{hub.url}/board/{board_id}")
@@ -170,7 +175,7 @@ def test_print_view_fits_a4(hub: HubProcess, browser: Any, sessions: dict[str, A
         seen.page.emulate_media(media="print")
         seen.page.goto(hub.url + path)
         seen.page.wait_for_load_state("networkidle")
-        check(seen, f"print{path.replace('/', '-')}-a4")
+        check(seen, f"print{path.replace('/', '-')}-a4", print_media=True)
 
 
 # ------------------------------------------------------------------ patients' phones

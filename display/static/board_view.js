@@ -74,6 +74,16 @@
     return best;
   }
 
+  function overflows(element) {
+    // A tile cuts its content (overflow: hidden): bigger content than box means something is cut.
+    if (element.scrollHeight > element.clientHeight + 1 || element.scrollWidth > element.clientWidth + 1) {
+      return true;
+    }
+    return Array.from(element.children).some(function (child) {
+      return child.scrollWidth > child.clientWidth + 1;
+    });
+  }
+
   function estimateText(estimate, waiting) {
     if (!estimate || estimate.p50_minutes == null) {
       return ["Chưa có dự kiến", "No estimate yet"];
@@ -117,6 +127,22 @@
       this.showInitials = false;
       this.language = "vi+en";
       this.callRows = this.makeCallRows();
+      this.placeholders = {
+        counters: document.getElementById("counters-none"),
+        calls: document.getElementById("calls-none"),
+        services: document.getElementById("services-none")
+      };
+      this.manyCounters = this.body.dataset.manyCounters === "calls" ? "calls" : "page";
+      // Pages of counters and of services: how many fit, which one shows; one timer turns them all.
+      this.pagers = {
+        counters: { box: this.countersBox, label: document.getElementById("counters-page"), items: [], per: 1,
+                    page: 0, aspect: COUNTER_ASPECT },
+        services: { box: this.servicesBox, label: document.getElementById("services-page"), items: [], per: 1,
+                    page: 0, aspect: SERVICE_ASPECT }
+      };
+      const seconds = Math.max(3, parseInt(this.body.dataset.pageSeconds, 10) || 10);
+      window.setInterval(() => this.turnPages(), seconds * 1000);
+      this.refitPending = false;
     }
 
     // ------------------------------------------------------------ configuration
@@ -205,6 +231,9 @@
         label = TICKET_STATUS[status];
       }
       setPair(parts.state, label);
+      if (!parts.tile.hidden && overflows(parts.tile)) {
+        this.scheduleLayout(); // a longer label no longer fits this page: fewer tiles per page
+      }
       if (flash) {
         restartFlash(parts.tile);
       }
@@ -245,8 +274,27 @@
         setText(parts.initials, call && this.showInitials && call.initials ? maskInitials(call.initials) : "");
         setText(parts.tag, recallWord);
       });
+      this.placeholders.calls.hidden = calls.length > 0;
+      this.callsBox.hidden = calls.length === 0;
+      this.fitCalls();
       if (flashNewest && calls.length) {
         restartFlash(this.callRows[0].row);
+      }
+    }
+
+    fitCalls() {
+      // As many rows as fit with the names they show now (long room names wrap onto two lines).
+      if (this.callsBox.hidden) {
+        return;
+      }
+      let shown = this.callLimit;
+      for (; shown >= 1; shown -= 1) {
+        this.callRows.forEach(function (parts, index) { parts.row.classList.toggle("spare", index >= shown); });
+        this.callsBox.style.setProperty("--n", String(shown));
+        const rows = this.callRows.slice(0, shown).filter(function (parts) { return !parts.row.classList.contains("empty"); });
+        if (shown === 1 || !rows.some(function (parts) { return overflows(parts.row); })) {
+          break;
+        }
       }
     }
 
@@ -305,9 +353,78 @@
 
     // ------------------------------------------------------------ sizing
     layout() {
-      this.placeGrid(this.countersBox, this.counterTiles.size, COUNTER_ASPECT);
-      this.placeGrid(this.servicesBox, this.serviceCards.size, SERVICE_ASPECT);
+      const counters = this.pagers.counters;
+      counters.items = Array.from(this.counterTiles.values(), function (parts) { return parts.tile; });
+      this.body.classList.remove("no-serving");
+      this.fitPages(counters);
+      if (this.manyCounters === "calls" && counters.per < counters.items.length) {
+        // Too many counters to read at once: this board shows last calls and next numbers only.
+        this.body.classList.add("no-serving");
+      }
+      const services = this.pagers.services;
+      services.items = Array.from(this.serviceCards.values(), function (parts) { return parts.card; });
+      this.fitPages(services);
+      this.placeholders.counters.hidden = counters.items.length > 0;
+      this.placeholders.services.hidden = services.items.length > 0;
+      this.fitCalls();
       this.fitNotice();
+    }
+
+    scheduleLayout() {
+      if (this.refitPending) {
+        return;
+      }
+      this.refitPending = true;
+      window.requestAnimationFrame(() => { this.refitPending = false; this.layout(); });
+    }
+
+    fitPages(pager) {
+      // The most tiles per page at which every page shows every tile whole at a readable size.
+      const count = pager.items.length;
+      pager.box.hidden = count === 0;
+      if (!count) {
+        pager.label.textContent = "";
+        return;
+      }
+      let per = count;
+      for (; per > 1; per -= 1) {
+        this.placeGrid(pager.box, per, pager.aspect);
+        let fits = true;
+        for (let start = 0; start < count && fits; start += per) {
+          this.showSlice(pager, start, per);
+          fits = !pager.items.slice(start, start + per).some(overflows);
+        }
+        if (fits) {
+          break;
+        }
+      }
+      this.placeGrid(pager.box, per, pager.aspect);
+      pager.per = per;
+      pager.page = Math.min(pager.page, Math.ceil(count / per) - 1);
+      this.showPage(pager);
+    }
+
+    showSlice(pager, start, per) {
+      pager.items.forEach(function (item, index) {
+        item.classList.add("paged");
+        item.hidden = index < start || index >= start + per;
+      });
+    }
+
+    showPage(pager) {
+      const pages = Math.ceil(pager.items.length / pager.per);
+      this.showSlice(pager, pager.page * pager.per, pager.per);
+      pager.label.textContent = pages > 1 ? (pager.page + 1) + "/" + pages : "";
+    }
+
+    turnPages() {
+      for (const pager of Object.values(this.pagers)) {
+        const pages = Math.ceil(pager.items.length / pager.per);
+        if (pages > 1) {
+          pager.page = (pager.page + 1) % pages;
+          this.showPage(pager);
+        }
+      }
     }
 
     placeGrid(box, count, aspect) {
