@@ -133,11 +133,12 @@ LAYOUT_PROBLEMS_JS = """(opts) => {
     if (opts.fixedHeight && !inScroller && !opts.scrollCue && r.bottom > H + 1)
       problems.push(`below the screen (y ${Math.round(r.top)}–${Math.round(r.bottom)} of ${H}): ${describe(el)}`);
     const style = getComputedStyle(el);
-    const cuts = style.overflowX !== 'visible' && !/(auto|scroll)/.test(style.overflowX);
+    // Chromium clips a button's content whatever its overflow says.
+    const cuts = (style.overflowX !== 'visible' || el.tagName === 'BUTTON') && !/(auto|scroll)/.test(style.overflowX);
     const hasText = (el.textContent || '').trim() !== '';
     if (cuts && hasText && el.scrollWidth > el.clientWidth + 1)
       problems.push(`text cut (${el.scrollWidth} in ${el.clientWidth} px): ${describe(el)}`);
-    if (cuts && hasText && el.scrollHeight > el.clientHeight + 2 && style.overflowY !== 'visible'
+    if (cuts && hasText && el.scrollHeight > el.clientHeight + 2 && (style.overflowY !== 'visible' || el.tagName === 'BUTTON')
         && !/(auto|scroll)/.test(style.overflowY))
       problems.push(`text cut vertically (${el.scrollHeight} in ${el.clientHeight} px): ${describe(el)}`);
     if (opts.minFont && ownText(el)) {

@@ -127,23 +127,63 @@ def kiosk_url(hub: HubProcess, tmp_path_factory: pytest.TempPathFactory) -> Iter
         log.close()
 
 
+KIOSK_UNREACHABLE_JS = """() => Array.from(document.querySelectorAll('.screen:not([hidden]) button'))
+    .filter(b => b.getClientRects().length && getComputedStyle(b).visibility !== 'hidden')
+    .filter(b => { const r = b.getBoundingClientRect();
+                   // Inside a scrolling list with a visible "more below" cue, a button may be further down.
+                   const list = b.closest('.scroll-cue');
+                   if (list && !list.querySelector('.more[hidden]')) return false;
+                   return r.bottom > innerHeight + 1 || r.right > innerWidth + 1 || r.top < 0; })
+    .map(b => b.textContent.trim().slice(0, 30) + ' @y' + Math.round(b.getBoundingClientRect().top))"""
+
+
+def kiosk_screen(seen: Any, name: str) -> None:
+    seen.page.wait_for_timeout(250)
+    check(seen, name, fixed_height=True)
+    unreachable = seen.page.evaluate(KIOSK_UNREACHABLE_JS)
+    assert not unreachable, f"{name}: actions out of reach without a scroll cue: {unreachable}"
+
+
 @pytest.mark.parametrize(("width", "height"), KIOSK_SIZES)
 def test_kiosk(kiosk_url: str, browser: Any, width: int, height: int) -> None:  # noqa: F811
+    """Each screen a patient meets: start, services, priority, the ticket, booking code, ID card."""
     with visit(browser, kiosk_url, width, height) as seen:
-        seen.page.goto(kiosk_url)
-        seen.page.wait_for_selector("#service-list .service", state="attached")
-        seen.page.wait_for_timeout(300)
-        check(seen, f"kiosk-{width}x{height}", fixed_height=True)
-        # Every action on the start screen is on the screen, or a visible cue says there is more.
-        hidden = seen.page.evaluate("""() => Array.from(document.querySelectorAll('button, a[href]'))
-            .filter(b => b.getClientRects().length && getComputedStyle(b).visibility !== 'hidden'
-                         && !b.closest('[hidden]'))
-            .filter(b => { const r = b.getBoundingClientRect();
-                           const box = b.closest('.scroll-area');
-                           if (box) return false;
-                           return r.bottom > innerHeight + 1 || r.right > innerWidth + 1; })
-            .map(b => b.textContent.trim().slice(0, 30))""")
-        assert not hidden, f"actions out of reach at {width}x{height}: {hidden}"
+        page = seen.page
+        page.goto(kiosk_url)
+        page.wait_for_selector("#service-list .service", state="attached")
+        kiosk_screen(seen, f"kiosk-{width}x{height}-1-home")
+        page.click("#go-ticket")
+        kiosk_screen(seen, f"kiosk-{width}x{height}-2-services")
+        page.click("#service-list .service >> nth=0")
+        kiosk_screen(seen, f"kiosk-{width}x{height}-3-priority")
+        page.click("[data-priority=normal]")
+        page.wait_for_selector("section[data-screen=result]:not([hidden])", timeout=15_000)
+        kiosk_screen(seen, f"kiosk-{width}x{height}-4-ticket")
+        page.click("#done")
+        page.click("#go-booking")
+        kiosk_screen(seen, f"kiosk-{width}x{height}-5-booking")
+        page.click("section[data-screen=booking] .back")
+        page.click("#go-cccd")
+        kiosk_screen(seen, f"kiosk-{width}x{height}-6-cccd")
+
+
+def test_kiosk_double_tap_takes_one_ticket(kiosk_url: str, browser: Any, hub: HubProcess) -> None:  # noqa: F811
+    def waiting() -> int:
+        reply = requests.get(f"{hub.api}/services/kham-tmh/queue", headers=hub.headers("admin"), timeout=10)
+        assert reply.status_code == 200, reply.text
+        return len(reply.json()["tickets"])
+
+    with visit(browser, kiosk_url, 1280, 800) as seen:
+        page = seen.page
+        page.goto(kiosk_url)
+        page.wait_for_selector("#service-list .service", state="attached")
+        before = waiting()
+        page.click("#go-ticket")
+        page.click("#service-list .service[data-code=kham-tmh]")
+        page.dblclick("[data-priority=normal]")
+        page.wait_for_selector("section[data-screen=result]:not([hidden])", timeout=15_000)
+        page.wait_for_timeout(1500)
+        assert waiting() == before + 1, "a double tap took more (or fewer) than one ticket"
 
 
 # ------------------------------------------------------------------ staff pages
