@@ -147,3 +147,23 @@ def test_reception_takes_a_deposit_and_prints_its_receipt(hub: HubProcess, brows
         page.screenshot(path=str(artifact("cashier-deposit-reception.png")), full_page=True)
     finally:
         page.context.close()
+
+
+def test_a_search_that_finds_nothing_clears_the_previous_bill(hub: HubProcess, browser: Any) -> None:  # noqa: F811
+    exam = issue(hub, "kham-noi")
+    order_then_send_to_cashier(hub, exam["visit_id"], "xn-ctm", 90_000)
+    page = log_in(browser, hub, "thu.ngan")
+    try:
+        page.fill("#q", exam["number"])
+        page.click("#search button[type=submit]")
+        page.wait_for_function(f"document.getElementById('visit-code').textContent === 'LK{exam['visit_id']:06d}'")
+        assert page.is_visible("#pay")
+        page.fill("#q", "KHONG-CO-NGUOI-NAY")
+        page.click("#search button[type=submit]")
+        page.wait_for_selector("#message:not([hidden])")
+        # The last patient's bill is gone: nothing on the screen can take their money for someone else.
+        assert page.is_hidden("#bill")
+        assert not page.is_visible("#pay")
+        assert page.text_content("#items") == ""
+    finally:
+        page.context.close()
