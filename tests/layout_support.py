@@ -112,6 +112,9 @@ LAYOUT_PROBLEMS_JS = """(opts) => {
   };
   const visible = el => {
     if (!el.getClientRects().length) return false;
+    // A closed <details> keeps boxes for its content in Chromium, but nothing of it is drawn.
+    const closed = el.closest('details:not([open])');
+    if (closed && !el.closest('summary') && el !== closed) return false;
     const style = getComputedStyle(el);
     return style.visibility !== 'hidden' && Number(style.opacity) > 0.05;
   };

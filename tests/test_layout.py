@@ -28,7 +28,7 @@ pytestmark = pytest.mark.browser
 KIOSK_SIZES = ((1080, 1920), (1280, 800), (1024, 600), (800, 480))
 STAFF_SIZES = ((1366, 768), (1920, 1080))
 PHONE = (360, 740)
-A4_PORTRAIT = (794, 1123)  # 210 mm at 96 px per inch
+A4_PORTRAIT = (718, 1047)  # 210 × 297 mm less the 10 mm print margins, at 96 px per inch
 MIN_BOARD_FONT_1080P = 28
 
 
