@@ -107,7 +107,8 @@ LAYOUT_PROBLEMS_JS = """(opts) => {
     problems.push(`page taller than the screen: ${root.scrollHeight} > ${H}`);
   const describe = el => {
     const id = el.id ? '#' + el.id : '';
-    const cls = typeof el.className === 'string' && el.className ? '.' + el.className.trim().split(/\\s+/).join('.') : '';
+    const cls = typeof el.className === 'string' && el.className
+      ? '.' + el.className.trim().split(/\\s+/).join('.') : '';
     return el.tagName.toLowerCase() + id + cls + ' "' + (el.textContent || el.value || '').trim().slice(0, 40) + '"';
   };
   const visible = el => {
@@ -141,7 +142,8 @@ LAYOUT_PROBLEMS_JS = """(opts) => {
     const hasText = (el.textContent || '').trim() !== '';
     if (cuts && hasText && el.scrollWidth > el.clientWidth + 1)
       problems.push(`text cut (${el.scrollWidth} in ${el.clientWidth} px): ${describe(el)}`);
-    if (cuts && hasText && el.scrollHeight > el.clientHeight + 2 && (style.overflowY !== 'visible' || el.tagName === 'BUTTON')
+    if (cuts && hasText && el.scrollHeight > el.clientHeight + 2
+        && (style.overflowY !== 'visible' || el.tagName === 'BUTTON')
         && !/(auto|scroll)/.test(style.overflowY))
       problems.push(`text cut vertically (${el.scrollHeight} in ${el.clientHeight} px): ${describe(el)}`);
     if (opts.minFont && ownText(el)) {
@@ -151,7 +153,8 @@ LAYOUT_PROBLEMS_JS = """(opts) => {
         const vi = el.parentElement && el.parentElement.querySelector(':scope > .vi');
         if (vi && visible(vi)) {
           const ratio = size / parseFloat(getComputedStyle(vi).fontSize);
-          if (ratio < 0.6 - 0.01) problems.push(`English at ${Math.round(ratio * 100)} % of the Vietnamese: ${describe(el)}`);
+          if (ratio < 0.6 - 0.01)
+            problems.push(`English at ${Math.round(ratio * 100)} % of the Vietnamese: ${describe(el)}`);
         }
       }
     }

@@ -94,7 +94,8 @@ def test_board_header_clock_is_whole(hub: HubProcess, browser: Any) -> None:  # 
         cut = seen.page.evaluate("""() => ['clock-time', 'clock-date-vi', 'clock-date-en'].filter(id => {
             const el = document.getElementById(id), bar = el.closest('.bar').getBoundingClientRect();
             const r = el.getBoundingClientRect();
-            return !el.textContent.trim() || r.top < bar.top - 1 || r.bottom > bar.bottom + 1 || r.right > bar.right + 1;
+            return !el.textContent.trim() || r.top < bar.top - 1 || r.bottom > bar.bottom + 1
+                   || r.right > bar.right + 1;
         })""")
         assert not cut, f"clock parts cut or empty in the header: {cut}"
 
