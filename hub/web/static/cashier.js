@@ -12,7 +12,7 @@
 
 
 
-  function vnd(amount) { return Number(amount).toLocaleString("vi-VN") + " ₫"; }
+  function vnd(amount) { return window.clinicqFormat.money(Number(amount), config.lang); }
 
   // "200.000", "200 000" and "200000" all mean two hundred thousand dong; anything else is refused.
   function parseAmount(text) {

@@ -31,7 +31,7 @@
       var vi = "Còn " + t.ahead + " người trước bạn";
       var en = t.ahead + (t.ahead === 1 ? " person" : " people") + " ahead of you";
       if (t.estimate) {
-        var range = t.estimate.p50_minutes + "–" + t.estimate.p90_minutes;
+        var range = Math.round(t.estimate.p50_minutes) + "–" + Math.round(t.estimate.p90_minutes);
         vi += ", khoảng " + range + " phút";
         en += ", about " + range + " min";
       }
