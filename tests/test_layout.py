@@ -32,6 +32,23 @@ A4_PORTRAIT = (718, 1047)  # 210 × 297 mm less the 10 mm print margins, at 96 p
 MIN_BOARD_FONT_1080P = 28
 
 
+TILE_OVERLAPS_JS = """() => {
+    const found = [];
+    for (const tile of document.querySelectorAll('.counter, .svc, .call')) {
+        if (!tile.getClientRects().length || tile.hidden) continue;
+        const boxes = Array.from(tile.children).filter(c => c.getClientRects().length && c.textContent.trim()
+                                                        && getComputedStyle(c).visibility !== 'hidden')
+            .map(c => [c.className, c.getBoundingClientRect()]);
+        boxes.forEach(([name, a], i) => boxes.slice(i + 1).forEach(([other, b]) => {
+            if (Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1
+                && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1)
+                found.push(tile.className + ': ' + name + ' over ' + other);
+        }));
+    }
+    return found;
+}"""
+
+
 def shot_path(name: str) -> Path:
     path = artifact("layout") / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +91,10 @@ BOARDS = [(board, *size) for board in ("sanh-a", "tang-1", "tong-hop") for size 
 def test_board(hub: HubProcess, browser: Any, board_id: str, width: int, height: int) -> None:  # noqa: F811
     with visit(browser, hub.url, width, height) as seen:
         seen.page.goto(f"{hub.url}/board/{board_id}")
-        seen.page.wait_for_function("Number(document.body.dataset.snapshots) >= 1", timeout=20_000)
+        try:
+            seen.page.wait_for_function("Number(document.body.dataset.snapshots) >= 1", timeout=20_000)
+        except Exception as error:
+            raise AssertionError(f"no snapshot drawn; script errors: {seen.errors}") from error
         seen.page.wait_for_timeout(400)  # the grids settle after the first snapshot
         # 28 px on a 1080-line screen; the same share of a 4K or portrait screen's short side.
         min_font = MIN_BOARD_FONT_1080P * min(width, height) / 1080
@@ -85,6 +105,9 @@ def test_board(hub: HubProcess, browser: Any, board_id: str, width: int, height:
                          .replace(p.querySelector('h2').innerText.replace(/\\s/g, ''), ''))
             .map(p => p.className)""")
         assert not blank, f"empty panels without a placeholder: {blank}"
+        # Inside a tile the name, the number and the state never sit on top of each other.
+        overlaps = seen.page.evaluate(TILE_OVERLAPS_JS)
+        assert not overlaps, f"parts of a tile drawn over each other: {overlaps}"
 
 
 def test_board_header_clock_is_whole(hub: HubProcess, browser: Any) -> None:  # noqa: F811

@@ -79,8 +79,21 @@
     if (element.scrollHeight > element.clientHeight + 1 || element.scrollWidth > element.clientWidth + 1) {
       return true;
     }
-    return Array.from(element.children).some(function (child) {
-      return child.scrollWidth > child.clientWidth + 1;
+    const parts = Array.from(element.children).filter(function (child) { return child.getClientRects().length; });
+    if (parts.some(function (child) { return child.scrollWidth > child.clientWidth + 1; })) {
+      return true;
+    }
+    // A grid row squeezed to nothing lets its big number spill over the name: parts must not overlap.
+    const boxes = parts.map(function (child) { return child.getBoundingClientRect(); });
+    const outer = element.getBoundingClientRect();
+    return boxes.some(function (box, index) {
+      if (box.top < outer.top - 1 || box.bottom > outer.bottom + 1) {
+        return true;
+      }
+      return boxes.slice(index + 1).some(function (other) {
+        return Math.min(box.right, other.right) - Math.max(box.left, other.left) > 1
+          && Math.min(box.bottom, other.bottom) - Math.max(box.top, other.top) > 1;
+      });
     });
   }
 
@@ -135,9 +148,9 @@
       this.manyCounters = this.body.dataset.manyCounters === "calls" ? "calls" : "page";
       // Pages of counters and of services: how many fit, which one shows; one timer turns them all.
       this.pagers = {
-        counters: { box: this.countersBox, label: document.getElementById("counters-page"), items: [], per: 1,
+        counters: { box: this.countersBox, label: document.getElementById("counters-page"), items: [], pages: [],
                     page: 0, aspect: COUNTER_ASPECT },
-        services: { box: this.servicesBox, label: document.getElementById("services-page"), items: [], per: 1,
+        services: { box: this.servicesBox, label: document.getElementById("services-page"), items: [], pages: [],
                     page: 0, aspect: SERVICE_ASPECT }
       };
       const seconds = Math.max(3, parseInt(this.body.dataset.pageSeconds, 10) || 10);
@@ -357,7 +370,7 @@
       counters.items = Array.from(this.counterTiles.values(), function (parts) { return parts.tile; });
       this.body.classList.remove("no-serving");
       this.fitPages(counters);
-      if (this.manyCounters === "calls" && counters.per < counters.items.length) {
+      if (this.manyCounters === "calls" && counters.pages.length > 1) {
         // Too many counters to read at once: this board shows last calls and next numbers only.
         this.body.classList.add("no-serving");
       }
@@ -379,28 +392,37 @@
     }
 
     fitPages(pager) {
-      // The most tiles per page at which every page shows every tile whole at a readable size.
+      // Pages filled greedily: each takes as many tiles as fit whole at a readable size, so short
+      // names share a page by the dozen and a few long ones get a page of their own.
       const count = pager.items.length;
       pager.box.hidden = count === 0;
+      pager.pages = [];
       if (!count) {
         pager.label.textContent = "";
         return;
       }
-      let per = count;
-      for (; per > 1; per -= 1) {
+      const fits = (start, per) => {
         this.placeGrid(pager.box, per, pager.aspect);
-        let fits = true;
-        for (let start = 0; start < count && fits; start += per) {
-          this.showSlice(pager, start, per);
-          fits = !pager.items.slice(start, start + per).some(overflows);
+        this.showSlice(pager, start, per);
+        return !pager.items.slice(start, start + per).some(overflows);
+      };
+      let start = 0;
+      while (start < count) {
+        // Binary search for the largest page that fits: a few layouts per page, not one per tile.
+        let low = 1;
+        let high = count - start;
+        while (low < high) {
+          const middle = Math.ceil((low + high) / 2);
+          if (fits(start, middle)) {
+            low = middle;
+          } else {
+            high = middle - 1;
+          }
         }
-        if (fits) {
-          break;
-        }
+        pager.pages.push([start, low]);
+        start += low;
       }
-      this.placeGrid(pager.box, per, pager.aspect);
-      pager.per = per;
-      pager.page = Math.min(pager.page, Math.ceil(count / per) - 1);
+      pager.page = Math.min(pager.page, pager.pages.length - 1);
       this.showPage(pager);
     }
 
@@ -412,16 +434,16 @@
     }
 
     showPage(pager) {
-      const pages = Math.ceil(pager.items.length / pager.per);
-      this.showSlice(pager, pager.page * pager.per, pager.per);
-      pager.label.textContent = pages > 1 ? (pager.page + 1) + "/" + pages : "";
+      const [start, per] = pager.pages[pager.page];
+      this.placeGrid(pager.box, per, pager.aspect);
+      this.showSlice(pager, start, per);
+      pager.label.textContent = pager.pages.length > 1 ? (pager.page + 1) + "/" + pager.pages.length : "";
     }
 
     turnPages() {
       for (const pager of Object.values(this.pagers)) {
-        const pages = Math.ceil(pager.items.length / pager.per);
-        if (pages > 1) {
-          pager.page = (pager.page + 1) % pages;
+        if (pager.pages.length > 1) {
+          pager.page = (pager.page + 1) % pager.pages.length;
           this.showPage(pager);
         }
       }
