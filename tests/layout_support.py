@@ -54,6 +54,11 @@ def busy_config(target: Path) -> Path:
                      f'name_en = "{name_en} {number}"\nzone = "{zone}"\nservices = ["{service}"]\n')
     # A [[counters]] table appended at the end still extends the one array of counters (TOML).
     clinic.write_text(clinic.read_text(encoding="utf-8") + "".join(extra), encoding="utf-8")
+    # An overview board that gives up the counter tiles when they do not fit: last calls + next numbers.
+    displays = target / "displays.toml"
+    displays.write_text(displays.read_text(encoding="utf-8") + '\n[[displays]]\nid = "tong-hop-goi"\n'
+                        'name = "Bảng tổng hợp - số vừa gọi"\nmany_counters = "calls"\npage_seconds = 8\n',
+                        encoding="utf-8")
     return target
 
 

@@ -84,7 +84,7 @@ def check(seen: Any, name: str, **limits: Any) -> None:
 # ------------------------------------------------------------------ boards
 # Each board at the orientation it is configured for (tang-2 hangs portrait), in HD and in 4K.
 BOARDS = [(board, *size) for board in ("sanh-a", "tang-1", "tong-hop") for size in ((1920, 1080), (3840, 2160))] + [
-    ("tang-2", 1080, 1920), ("tang-2", 2160, 3840)]
+    ("tang-2", 1080, 1920), ("tang-2", 2160, 3840), ("tong-hop-goi", 1920, 1080)]
 
 
 @pytest.mark.parametrize(("board_id", "width", "height"), BOARDS)
@@ -108,6 +108,17 @@ def test_board(hub: HubProcess, browser: Any, board_id: str, width: int, height:
         # Inside a tile the name, the number and the state never sit on top of each other.
         overlaps = seen.page.evaluate(TILE_OVERLAPS_JS)
         assert not overlaps, f"parts of a tile drawn over each other: {overlaps}"
+
+
+def test_many_counters_calls_drops_the_tiles_and_small_boards_keep_them(hub: HubProcess,
+                                                                        browser: Any) -> None:  # noqa: F811
+    for board_id, dropped in (("tong-hop-goi", True), ("tang-1", False)):
+        with visit(browser, hub.url, 1920, 1080) as seen:
+            seen.page.goto(f"{hub.url}/board/{board_id}")
+            seen.page.wait_for_function("Number(document.body.dataset.snapshots) >= 1", timeout=20_000)
+            seen.page.wait_for_timeout(300)
+            assert seen.page.evaluate("document.body.classList.contains('no-serving')") is dropped, board_id
+            assert seen.page.is_visible("#calls") and seen.page.is_visible("#services")
 
 
 def test_board_header_clock_is_whole(hub: HubProcess, browser: Any) -> None:  # noqa: F811
