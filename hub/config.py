@@ -195,6 +195,10 @@ class DisplayConfig(_Strict):
     language: Literal["vi", "en", "vi+en"] = "vi+en"
     show_initials: bool = False  # masked initials next to numbers ("N.V.A"); names never
     notice: str = Field("", max_length=500)
+    # More counters than fit at a readable size: "page" turns through them, "calls" shows only the
+    # last calls and the next numbers.
+    many_counters: Literal["page", "calls"] = "page"
+    page_seconds: int = Field(10, ge=3, le=120)  # how long each page of counters or services stays
 
 
 class DeviceConfig(_Strict):

@@ -87,16 +87,16 @@ def test_cash_then_bank_qr(hub: HubProcess, browser: Any) -> None:  # noqa: F811
         page.wait_for_function("document.getElementById('current-number').textContent === 'T001'")
         page.wait_for_function(f"document.getElementById('visit-code').textContent === 'LK{exam['visit_id']:06d}'")
         page.click("#counter-panel button[data-action=start]")
-        assert page.text_content("#total") == "240.000 ₫"
-        assert page.text_content("#due") == "240.000 ₫"
+        assert page.text_content("#total") == "240.000\u00a0₫"
+        assert page.text_content("#due") == "240.000\u00a0₫"
         assert "Tổng phân tích tế bào máu ngoại vi" in page.text_content("#items")
         page.fill("#tendered", "300.000")
-        assert "60.000 ₫" in page.text_content("#change")
+        assert "60.000\u00a0₫" in page.text_content("#change")
         page.click("#pay")
         page.wait_for_selector("#result:not([hidden])")
         number = page.text_content("#invoice-number")
         assert INVOICE.match(number), number
-        assert page.text_content("#due") == "0 ₫"
+        assert page.text_content("#due") == "0\u00a0₫"
         page.screenshot(path=str(artifact("cashier-paid-cash.png")), full_page=True)
 
         receipt_url = page.get_attribute("#print-link", "href").replace("?print=1", "")
@@ -143,7 +143,27 @@ def test_reception_takes_a_deposit_and_prints_its_receipt(hub: HubProcess, brows
         page.wait_for_selector("#result:not([hidden])")
         assert re.match(r"^PT-\d{4}-\d{6}$", page.text_content("#invoice-number"))
         assert "Deposit taken" in page.text_content("#result-title")
-        assert page.text_content("#due-label") == "To refund" and page.text_content("#due") == "50.000 ₫"
+        assert page.text_content("#due-label") == "To refund" and page.text_content("#due") == "₫50,000"
         page.screenshot(path=str(artifact("cashier-deposit-reception.png")), full_page=True)
+    finally:
+        page.context.close()
+
+
+def test_a_search_that_finds_nothing_clears_the_previous_bill(hub: HubProcess, browser: Any) -> None:  # noqa: F811
+    exam = issue(hub, "kham-noi")
+    order_then_send_to_cashier(hub, exam["visit_id"], "xn-ctm", 90_000)
+    page = log_in(browser, hub, "thu.ngan")
+    try:
+        page.fill("#q", exam["number"])
+        page.click("#search button[type=submit]")
+        page.wait_for_function(f"document.getElementById('visit-code').textContent === 'LK{exam['visit_id']:06d}'")
+        assert page.is_visible("#pay")
+        page.fill("#q", "KHONG-CO-NGUOI-NAY")
+        page.click("#search button[type=submit]")
+        page.wait_for_selector("#message:not([hidden])")
+        # The last patient's bill is gone: nothing on the screen can take their money for someone else.
+        assert page.is_hidden("#bill")
+        assert not page.is_visible("#pay")
+        assert page.text_content("#items") == ""
     finally:
         page.context.close()

@@ -270,8 +270,11 @@ def test_periods() -> None:
 
 
 @pytest.mark.parametrize(("value", "kind", "lang", "text"), [
-    (1234.56, "minutes", "vi", "1.234,6"), (1234.56, "minutes", "en", "1,234.6"), (660_000, "vnd", "vi", "660.000 ₫"),
-    (66.7, "percent", "vi", "66,7 %"), (None, "int", "vi", "—"), ("B001", "text", "en", "B001")])
+    (1234.56, "minutes", "vi", "1.234,6"), (1234.56, "minutes", "en", "1,234.6"),
+    (660_000, "vnd", "vi", "660.000\u00a0₫"), (660_000, "vnd", "en", "₫660,000"),
+    (66.7, "percent", "vi", "66,7\u00a0%"), (100, "percent", "vi", "100,0\u00a0%"), (5.25, "percent", "en", "5.3%"),
+    (-0.04, "minutes", "vi", "0,0"), (12_345, "int", "en", "12,345"),
+    (None, "int", "vi", "—"), ("B001", "text", "en", "B001")])
 def test_format_cell(value: Any, kind: str, lang: str, text: str) -> None:
     assert format_cell(value, kind, lang) == text
 

@@ -156,9 +156,9 @@ def test_pages(hub: Hub) -> None:
         assert marker in html, marker
     assert "cdn" not in html.lower()
     english = admin.get(f"/reports?{WEEK_ARGS}&lang=en").text
-    assert "Visit time against Decision 1313" in english and "660,000 ₫" in english
+    assert "Visit time against Decision 1313" in english and "₫660,000" in english
     daily = admin.get("/reports/daily?date=2026-11-16&lang=vi")  # the English choice above sticks otherwise
-    assert daily.status_code == 200 and "16/11/2026" in daily.text and "400.000 ₫" in daily.text
+    assert daily.status_code == 200 and "16/11/2026" in daily.text and "400.000\u00a0₫" in daily.text
     assert admin.get("/reports?by=nothing").status_code == 400
     assert admin.get("/reports?date=2026-99-01").status_code == 400
     nurse = log_in(hub, "dieu.duong")

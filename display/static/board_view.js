@@ -74,6 +74,29 @@
     return best;
   }
 
+  function overflows(element) {
+    // A tile cuts its content (overflow: hidden): bigger content than box means something is cut.
+    if (element.scrollHeight > element.clientHeight + 1 || element.scrollWidth > element.clientWidth + 1) {
+      return true;
+    }
+    const parts = Array.from(element.children).filter(function (child) { return child.getClientRects().length; });
+    if (parts.some(function (child) { return child.scrollWidth > child.clientWidth + 1; })) {
+      return true;
+    }
+    // A grid row squeezed to nothing lets its big number spill over the name: parts must not overlap.
+    const boxes = parts.map(function (child) { return child.getBoundingClientRect(); });
+    const outer = element.getBoundingClientRect();
+    return boxes.some(function (box, index) {
+      if (box.top < outer.top - 1 || box.bottom > outer.bottom + 1) {
+        return true;
+      }
+      return boxes.slice(index + 1).some(function (other) {
+        return Math.min(box.right, other.right) - Math.max(box.left, other.left) > 1
+          && Math.min(box.bottom, other.bottom) - Math.max(box.top, other.top) > 1;
+      });
+    });
+  }
+
   function estimateText(estimate, waiting) {
     if (!estimate || estimate.p50_minutes == null) {
       return ["Chưa có dự kiến", "No estimate yet"];
@@ -117,6 +140,22 @@
       this.showInitials = false;
       this.language = "vi+en";
       this.callRows = this.makeCallRows();
+      this.placeholders = {
+        counters: document.getElementById("counters-none"),
+        calls: document.getElementById("calls-none"),
+        services: document.getElementById("services-none")
+      };
+      this.manyCounters = this.body.dataset.manyCounters === "calls" ? "calls" : "page";
+      // Pages of counters and of services: how many fit, which one shows; one timer turns them all.
+      this.pagers = {
+        counters: { box: this.countersBox, label: document.getElementById("counters-page"), items: [], pages: [],
+                    page: 0, aspect: COUNTER_ASPECT },
+        services: { box: this.servicesBox, label: document.getElementById("services-page"), items: [], pages: [],
+                    page: 0, aspect: SERVICE_ASPECT }
+      };
+      const seconds = Math.max(3, parseInt(this.body.dataset.pageSeconds, 10) || 10);
+      window.setInterval(() => this.turnPages(), seconds * 1000);
+      this.refitPending = false;
     }
 
     // ------------------------------------------------------------ configuration
@@ -205,6 +244,9 @@
         label = TICKET_STATUS[status];
       }
       setPair(parts.state, label);
+      if (!parts.tile.hidden && overflows(parts.tile)) {
+        this.scheduleLayout(); // a longer label no longer fits this page: fewer tiles per page
+      }
       if (flash) {
         restartFlash(parts.tile);
       }
@@ -245,8 +287,27 @@
         setText(parts.initials, call && this.showInitials && call.initials ? maskInitials(call.initials) : "");
         setText(parts.tag, recallWord);
       });
+      this.placeholders.calls.hidden = calls.length > 0;
+      this.callsBox.hidden = calls.length === 0;
+      this.fitCalls();
       if (flashNewest && calls.length) {
         restartFlash(this.callRows[0].row);
+      }
+    }
+
+    fitCalls() {
+      // As many rows as fit with the names they show now (long room names wrap onto two lines).
+      if (this.callsBox.hidden) {
+        return;
+      }
+      let shown = this.callLimit;
+      for (; shown >= 1; shown -= 1) {
+        this.callRows.forEach(function (parts, index) { parts.row.classList.toggle("spare", index >= shown); });
+        this.callsBox.style.setProperty("--n", String(shown));
+        const rows = this.callRows.slice(0, shown).filter(function (parts) { return !parts.row.classList.contains("empty"); });
+        if (shown === 1 || !rows.some(function (parts) { return overflows(parts.row); })) {
+          break;
+        }
       }
     }
 
@@ -305,9 +366,87 @@
 
     // ------------------------------------------------------------ sizing
     layout() {
-      this.placeGrid(this.countersBox, this.counterTiles.size, COUNTER_ASPECT);
-      this.placeGrid(this.servicesBox, this.serviceCards.size, SERVICE_ASPECT);
+      const counters = this.pagers.counters;
+      counters.items = Array.from(this.counterTiles.values(), function (parts) { return parts.tile; });
+      this.body.classList.remove("no-serving");
+      this.fitPages(counters);
+      if (this.manyCounters === "calls" && counters.pages.length > 1) {
+        // Too many counters to read at once: this board shows last calls and next numbers only.
+        this.body.classList.add("no-serving");
+      }
+      const services = this.pagers.services;
+      services.items = Array.from(this.serviceCards.values(), function (parts) { return parts.card; });
+      this.fitPages(services);
+      this.placeholders.counters.hidden = counters.items.length > 0;
+      this.placeholders.services.hidden = services.items.length > 0;
+      this.fitCalls();
       this.fitNotice();
+    }
+
+    scheduleLayout() {
+      if (this.refitPending) {
+        return;
+      }
+      this.refitPending = true;
+      window.requestAnimationFrame(() => { this.refitPending = false; this.layout(); });
+    }
+
+    fitPages(pager) {
+      // Pages filled greedily: each takes as many tiles as fit whole at a readable size, so short
+      // names share a page by the dozen and a few long ones get a page of their own.
+      const count = pager.items.length;
+      pager.box.hidden = count === 0;
+      pager.pages = [];
+      if (!count) {
+        pager.label.textContent = "";
+        return;
+      }
+      const fits = (start, per) => {
+        this.placeGrid(pager.box, per, pager.aspect);
+        this.showSlice(pager, start, per);
+        return !pager.items.slice(start, start + per).some(overflows);
+      };
+      let start = 0;
+      while (start < count) {
+        // Binary search for the largest page that fits: a few layouts per page, not one per tile.
+        let low = 1;
+        let high = count - start;
+        while (low < high) {
+          const middle = Math.ceil((low + high) / 2);
+          if (fits(start, middle)) {
+            low = middle;
+          } else {
+            high = middle - 1;
+          }
+        }
+        pager.pages.push([start, low]);
+        start += low;
+      }
+      pager.page = Math.min(pager.page, pager.pages.length - 1);
+      this.showPage(pager);
+    }
+
+    showSlice(pager, start, per) {
+      pager.items.forEach(function (item, index) {
+        item.classList.add("paged");
+        item.hidden = index < start || index >= start + per;
+      });
+    }
+
+    showPage(pager) {
+      const [start, per] = pager.pages[pager.page];
+      this.placeGrid(pager.box, per, pager.aspect);
+      this.showSlice(pager, start, per);
+      pager.label.textContent = pager.pages.length > 1 ? (pager.page + 1) + "/" + pager.pages.length : "";
+    }
+
+    turnPages() {
+      for (const pager of Object.values(this.pagers)) {
+        if (pager.pages.length > 1) {
+          pager.page = (pager.page + 1) % pager.pages.length;
+          this.showPage(pager);
+        }
+      }
     }
 
     placeGrid(box, count, aspect) {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, render_template, request
+from flask import Blueprint, Flask, render_template, request
 
 from caller_console import web as console_page
 from display import board_web
@@ -33,7 +33,9 @@ def ticket_status(ticket_id: int):  # type: ignore[no-untyped-def]
     hub = current_hub()
     token = request.args.get("k", "")
     if not hub.check_ticket_token(ticket_id, token):
-        abort(404)
+        # A patient holds this link, not staff: point to the portal and the boards, not the staff login.
+        return render_template("ticket_not_found.html", site=hub.config.site,
+                               displays=hub.config.displays), 404
     return render_template("ticket_status.html", site=hub.config.site, ticket=hub.queue.get_ticket(ticket_id),
                            token=token)
 

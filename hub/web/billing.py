@@ -6,16 +6,16 @@ The desk page is a shell; its script talks to the billing and counter REST API w
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
 from display.vietnamese_numbers import MAX_NUMBER, read_number
+from hub import formatting
 from hub.api.hub_access import current_hub
 from hub.domain.common.errors import NotFound
 from hub.web.auth import current_staff, staff_page
-from hub.web.i18n import tr
+from hub.web.i18n import current_lang, tr
 
 bp = Blueprint("cashier", __name__, url_prefix="/cashier")
 CASHIER_SERVICE_KIND = "cashier"
@@ -142,7 +142,7 @@ def _local_time(iso: str | None) -> str:
     """An API timestamp as the site's local dd/mm/yyyy HH:MM."""
     if not iso:
         return ""
-    return datetime.fromisoformat(iso).astimezone(current_hub().config.site.tz).strftime("%d/%m/%Y %H:%M")
+    return formatting.format_datetime(iso, current_lang(), current_hub().config.site.tz)
 
 
 def _printable(visit_id: int, payment: dict[str, Any] | None, invoice: dict[str, Any] | None):  # type: ignore[no-untyped-def]

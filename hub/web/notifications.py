@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from hub import formatting
 from hub.api.hub_access import current_hub
 from hub.domain.common.errors import DomainError
 from hub.domain.notifications.outbox import STATES
 from hub.web.auth import current_staff, staff_page
-from hub.web.i18n import tr
+from hub.web.i18n import current_lang, tr
 
 bp = Blueprint("notifications_admin", __name__, url_prefix="/admin/notifications")
 # What staff must look at first: messages that failed, and what is still to go out.
@@ -36,7 +36,7 @@ def _shown(row: dict[str, Any], tz: Any) -> dict[str, Any]:
     shown = dict(row)
     for key in ("due_at", "sent_at", "created_at"):
         if row.get(key):
-            shown[key] = datetime.fromisoformat(row[key]).astimezone(tz).strftime("%d/%m/%Y %H:%M")
+            shown[key] = formatting.format_datetime(row[key], current_lang(), tz)
     return shown
 
 

@@ -3,8 +3,11 @@
 (function () {
   "use strict";
 
+  var ROOMS_NAMED = 3;
   var TEXT = {
     lang_button: ["English", "Tiếng Việt"],
+    more_below: ["▼ Kéo xuống để xem thêm dịch vụ", "▼ Scroll down for more services"],
+    more_rooms: ["và {n} phòng khác", "and {n} more rooms"],
     welcome: ["Xin chào! Quý khách cần gì hôm nay?", "Welcome! How can we help you today?"],
     take_number: ["Lấy số thứ tự", "Take a number"],
     take_number_hint: ["Chọn dịch vụ khám", "Choose a service"],
@@ -102,6 +105,7 @@
     document.body.setAttribute("data-screen", name);
     if (name === "cccd") { $("cccd-input").value = ""; $("cccd-input").focus(); }
     if (name === "booking") { $("booking-code").focus(); }
+    if (name === "services") { showScrollCue(); }
   }
 
   function setLanguage(next) {
@@ -174,10 +178,23 @@
       }
       setText(button.querySelector(".service-name"), pick(service, "name"));
       setText(button.querySelector(".service-detail"), lines.join(" · "));
-      setText(button.querySelector(".service-rooms"),
-        service.rooms.map(function (room) { return pick(room, "name"); }).join(", "));
+      setText(button.querySelector(".service-rooms"), roomList(service.rooms));
     });
     $("no-services").hidden = open.length > 0;
+    showScrollCue();
+  }
+
+  function roomList(rooms) {
+    // A service with twenty rooms names three: the rest would push every other button off the screen.
+    var names = rooms.map(function (room) { return pick(room, "name"); });
+    if (names.length <= ROOMS_NAMED) { return names.join(", "); }
+    return names.slice(0, ROOMS_NAMED).join(", ") + " " + t("more_rooms", {n: names.length - ROOMS_NAMED});
+  }
+
+  function showScrollCue() {
+    // The service list scrolls on a small screen: say so while anything is still below.
+    var list = $("service-list");
+    $("service-more").hidden = list.scrollTop + list.clientHeight >= list.scrollHeight - 2;
   }
 
   function serviceButton(code) {
@@ -220,7 +237,7 @@
   function renderTicket(ticket) {
     $("result-number").textContent = ticket.number;
     $("result-service").textContent = pick(ticket, "service_name");
-    var rooms = ticket.rooms.map(function (room) { return pick(room, "name"); }).join(", ");
+    var rooms = roomList(ticket.rooms);
     $("result-rooms").textContent = rooms ? t("rooms", {rooms: rooms}) : "";
     var ahead = "";
     if (ticket.ahead !== null && ticket.ahead !== undefined) {
@@ -349,6 +366,8 @@
   function wire() {
     $("lang").addEventListener("click", function () { setLanguage(lang === "vi" ? "en" : "vi"); });
     $("go-ticket").addEventListener("click", function () { show("services"); });
+    $("service-list").addEventListener("scroll", showScrollCue, {passive: true});
+    window.addEventListener("resize", showScrollCue);
     $("go-booking").addEventListener("click", function () { show("booking"); });
     $("go-cccd").addEventListener("click", function () { show("cccd"); });
     document.querySelectorAll("[data-go]").forEach(function (button) {

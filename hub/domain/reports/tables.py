@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hub import formatting
 from hub.domain.reports.rollup import TARGET_CLASSES, TicketFigures
 from hub.domain.reports.service import TARGET_LABELS, RangeReport, share
 
@@ -64,18 +65,18 @@ class ReportTable:
 
 def format_cell(value: Any, kind: str, lang: str) -> str:
     """How a page shows a value: Vietnamese digit grouping (1.234,5) or English (1,234.5)."""
+    # One formatting module for pages, prints and exports: the same 5,2 % and 1.234 ₫ everywhere.
     if value is None or value == "":
         return "—"
     if kind == "text":
         return str(value)
-    text = f"{int(value):,}" if kind in ("int", "vnd") else f"{float(value):,.1f}"
-    if lang != "en":
-        text = text.replace(",", " ").replace(".", ",").replace(" ", ".")
-    if kind == "percent":
-        return text + " %"
     if kind == "vnd":
-        return text + " ₫"
-    return text
+        return formatting.format_money(int(value), lang)
+    if kind == "percent":
+        return formatting.format_percent(float(value), lang, 1)
+    if kind == "int":
+        return formatting.format_number(int(value), lang)
+    return formatting.format_number(float(value), lang, 1)
 
 
 # ---------------------------------------------------------------------- tickets by group

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
+from hub import formatting
 from hub.api.hub_access import current_hub
 from hub.domain.common.errors import DomainError
 from hub.domain.follow_ups.callbacks import OUTCOME_NAMES, OUTCOMES, VIEWS
@@ -26,7 +27,11 @@ def _local(message: str) -> str:
 
 
 def _site_time(iso: str | None, tz: Any, pattern: str = "%d/%m/%Y %H:%M") -> str:
-    return datetime.fromisoformat(iso).astimezone(tz).strftime(pattern) if iso else ""
+    if not iso:
+        return ""
+    if pattern == "%d/%m/%Y %H:%M":  # the usual: through the one formatting module, in the page's language
+        return formatting.format_datetime(iso, current_lang(), tz)
+    return datetime.fromisoformat(iso).astimezone(tz).strftime(pattern)
 
 
 # ---------------------------------------------------------------------------------------- the call-back list

@@ -43,8 +43,9 @@ def ticket_line(ticket: dict[str, Any]) -> str:
     if status == "waiting":
         parts = [say["ahead"].format(ahead=ticket["ahead"]) if ticket["ahead"] else say["next"]]
         if ticket.get("estimate"):
-            parts.append(say["estimate"].format(p50=ticket["estimate"]["p50_minutes"],
-                                                p90=ticket["estimate"]["p90_minutes"]))
+            # Whole minutes, as the boards and the kiosk say them (never "12.5").
+            parts.append(say["estimate"].format(p50=round(ticket["estimate"]["p50_minutes"]),
+                                                p90=round(ticket["estimate"]["p90_minutes"])))
         place = ticket.get("place_en") if english else ticket.get("place")
         if place:
             parts.append(say["go"].format(place=place))

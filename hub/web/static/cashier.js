@@ -12,7 +12,7 @@
 
 
 
-  function vnd(amount) { return Number(amount).toLocaleString("vi-VN") + " ₫"; }
+  function vnd(amount) { return window.clinicqFormat.money(Number(amount), config.lang); }
 
   // "200.000", "200 000" and "200000" all mean two hundred thousand dong; anything else is refused.
   function parseAmount(text) {
@@ -126,6 +126,15 @@
     });
   }
 
+  function clearBill() {
+    bill = null;
+    $("bill").hidden = true;
+    $("matches").hidden = true;
+    $("matches").textContent = "";
+    $("items").textContent = "";
+    hideQr();
+  }
+
   function loadBill(visitId) {
     return api("GET", "/visits/" + visitId + "/bill").then(function (r) {
       if (!failed(r)) { renderBill(r.body); }
@@ -137,6 +146,9 @@
     event.preventDefault();
     say("");
     $("result").hidden = true;
+    // A new search forgets the last patient at once: their bill must never stay payable on the
+    // screen while (or after) a search for someone else finds nothing.
+    clearBill();
     api("GET", "/bills?q=" + encodeURIComponent($("q").value.trim())).then(function (r) {
       if (failed(r)) { return; }
       var found = r.body.bills;

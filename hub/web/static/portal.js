@@ -12,7 +12,8 @@
     if (t.status === "waiting") {
       var parts = [t.ahead ? say.ahead.replace("{ahead}", t.ahead) : say.next];
       if (t.estimate) {
-        parts.push(say.estimate.replace("{p50}", t.estimate.p50_minutes).replace("{p90}", t.estimate.p90_minutes));
+        parts.push(say.estimate.replace("{p50}", Math.round(t.estimate.p50_minutes))
+          .replace("{p90}", Math.round(t.estimate.p90_minutes)));
       }
       var place = english ? card.dataset.placeEn : card.dataset.place;
       if (place) { parts.push(say.go.replace("{place}", place)); }

@@ -27,9 +27,20 @@
       stateEl.textContent = label[0] + " " + t.counter_name + " / " + label[1] + " " + (t.counter_name_en || t.counter_name);
     }
     if (t.status === "waiting") {
-      var text = "Còn " + t.ahead + " người trước bạn";
-      if (t.estimate) { text += ", khoảng " + t.estimate.p50_minutes + "–" + t.estimate.p90_minutes + " phút"; }
-      detailEl.textContent = text + " / " + t.ahead + " ahead";
+      // Both languages say the whole thing, each on its own line (a phone is narrow).
+      var vi = "Còn " + t.ahead + " người trước bạn";
+      var en = t.ahead + (t.ahead === 1 ? " person" : " people") + " ahead of you";
+      if (t.estimate) {
+        var range = Math.round(t.estimate.p50_minutes) + "–" + Math.round(t.estimate.p90_minutes);
+        vi += ", khoảng " + range + " phút";
+        en += ", about " + range + " min";
+      }
+      var viEl = document.createElement("span");
+      viEl.textContent = vi;
+      var enEl = document.createElement("span");
+      enEl.className = "en line";
+      enEl.textContent = en;
+      detailEl.replaceChildren(viEl, enEl);
     } else {
       detailEl.textContent = "";
     }
