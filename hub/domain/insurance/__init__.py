@@ -1,5 +1,9 @@
-"""Health insurance (BHYT): cards and coverage periods, the eligibility check behind `InsuranceGateway`,
-the co-payment split of every bill line (pure rules from config/insurance.toml) and the visit's coverage.
+"""Health insurance (BHYT): cards and coverage periods, the eligibility check behind `InsuranceGateway`
+(simulated cards file, national-portal HTTP adapter), the co-payment split of every bill line (pure rules
+from config/insurance.toml) and each visit's insurance decision (check, re-check, override).
 
-No Flask, Socket.IO or MQTT here: the REST blueprint (hub/api/insurance.py) and billing call the service.
+Billing does not import this package: build_hub hands `InsuranceService.split_bill_items` to billing as
+its splitter.
+
+May import: common, patients, queue.
 """
