@@ -274,3 +274,53 @@ def test_openapi_describes_insurance_and_the_bill(client: FlaskClient) -> None:
     assert "/visits/{visit_id}/insurance/override" in paths and "/patients/{patient_id}/coverages" in paths
     bill = document["components"]["schemas"]["Bill"]
     assert {"amount", "insurance_pays", "patient_pays"} <= set(bill["properties"]["items"]["items"]["required"])
+
+
+# ---------------------------------------------------------------- kiosk: CCCD scan -> check -> line -> ticket
+def test_cccd_at_the_kiosk_checks_the_card_routes_and_the_ticket_says_who_pays(
+        client: FlaskClient, hub: Hub, auth: dict) -> None:
+    from hub.domain.insurance.rules import PayerLines
+
+    hub.insurance.rules = hub.insurance.rules.model_copy(  # type: ignore[union-attr]
+        update={"lines": PayerLines(insured="kham-noi", fee_paying="kham-ngoai")})
+    gateway = hub.insurance.gateway  # type: ignore[union-attr]
+    scan = client.post("/api/v1/patients/identify", json={
+        "cccd": "001085012345||Nguyễn Văn An|14031985|Nam|12 Phố Huế, Hà Nội|01012021"}, headers=auth["kiosk"])
+    assert scan.status_code in (200, 201), scan.json
+    assert scan.json["insurance"] | {} == {"status": "eligible", "reason": None, "message": None,
+                                           "benefit_level": 4, "service": "kham-noi"}
+    ticket = client.post("/api/v1/tickets", json={"service": scan.json["insurance"]["service"],
+                                                  "patient_code": scan.json["patient"]["code"]},
+                         headers=auth["kiosk"])
+    assert ticket.status_code == 201
+    assert ticket.json["insurance"]["payer"] == "bhyt" and ticket.json["insurance"]["label"] == "BHYT"
+    assert gateway.calls == 1  # the scan's answer served the ticket too
+    visit = ticket.json["visit_id"]
+    assert client.get(f"/api/v1/visits/{visit}/insurance", headers=auth["reception"]).json["status"] == "eligible"
+    assert client.get(f"/api/v1/visits/{visit}/bill", headers=auth["cashier"]).json["insurance_pays"] == 42_100
+
+    stranger = client.post("/api/v1/patients/identify", json={
+        "cccd": "001099000001||Đỗ Văn Khách|01021999|Nam|Hà Nội|01012022"}, headers=auth["kiosk"])
+    assert stranger.json["insurance"]["status"] == "refused"
+    assert stranger.json["insurance"]["reason"] == "not_found"
+    assert stranger.json["insurance"]["service"] == "kham-ngoai"
+    fee = client.post("/api/v1/tickets", json={"service": "kham-ngoai",
+                                               "patient_code": stranger.json["patient"]["code"]},
+                      headers=auth["kiosk"])
+    assert fee.json["insurance"]["payer"] == "dich_vu"
+    assert client.get(f"/api/v1/visits/{fee.json['visit_id']}/bill", headers=auth["cashier"]).json["due"] == 150_000
+
+
+def test_a_kiosk_scan_while_the_portal_is_down_still_gives_a_number(
+        client: FlaskClient, hub: Hub, auth: dict) -> None:
+    hub.insurance.gateway.down = True  # type: ignore[union-attr]
+    scan = client.post("/api/v1/patients/identify", json={
+        "cccd": "001085012345||Nguyễn Văn An|14031985|Nam|12 Phố Huế, Hà Nội|01012021"}, headers=auth["kiosk"])
+    assert scan.json["insurance"]["status"] == "unchecked"
+    ticket = client.post("/api/v1/tickets", json={"service": "kham-noi", "patient_code": scan.json["patient"]["code"]},
+                         headers=auth["kiosk"])
+    assert ticket.status_code == 201 and ticket.json["insurance"]["payer"] == "bhyt_pending"
+    hub.insurance.gateway.down = False  # type: ignore[union-attr]
+    assert hub.insurance.recheck_pending() == 1  # type: ignore[union-attr]
+    assert client.get(f"/api/v1/visits/{ticket.json['visit_id']}/insurance",
+                      headers=auth["reception"]).json["status"] == "eligible"

@@ -43,6 +43,8 @@ UNCHECKED, REFUSED, FEE_PAYING = "unchecked", "refused", "fee_paying"
 VISIT_STATES = (ELIGIBLE, REFUSED, UNCHECKED, FEE_PAYING)
 # After this many failed re-checks a visit waits for a person (reception sees "not yet checked").
 MAX_ATTEMPTS = 20
+# A card checked at the kiosk's scan is not asked again when the ticket is taken a moment later.
+ANSWER_TTL_S = 600
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class InsuranceService:
                  tz: ZoneInfo) -> None:
         self.db, self.rules, self.gateway, self.clock, self.bus, self.tz = db, rules, gateway, clock, bus, tz
         self.timeout_s = float(rules.gateway.timeout_s)
+        self._answers: dict[CardQuery, tuple[datetime, dict[str, Any]]] = {}
 
     # ================================================================== coverage periods
     def add_coverage(self, patient_id: int, values: dict[str, Any], *, actor: str, source: str = "staff") -> dict:
@@ -102,6 +105,18 @@ class InsuranceService:
         return CardQuery(code, nid, full_name, date_of_birth, local_day(self.clock.now(), self.tz))
 
     def _ask(self, query: CardQuery) -> dict[str, Any]:
+        now = self.clock.now()
+        cached = self._answers.get(query)
+        if cached is not None and (now - cached[0]).total_seconds() < ANSWER_TTL_S:
+            return cached[1]
+        view = self._ask_gateway(query)
+        if view["status"] != UNCHECKED:
+            if len(self._answers) > 1000:  # a day's kiosk traffic at most; old answers are worthless
+                self._answers.clear()
+            self._answers[query] = (now, view)
+        return view
+
+    def _ask_gateway(self, query: CardQuery) -> dict[str, Any]:
         try:
             answer = self.gateway.check(query, self.timeout_s)
         except GatewayDown as exc:
@@ -126,6 +141,30 @@ class InsuranceService:
         result = self._ask(query)
         self._record(visit_id, result, query, route_reason, actor, patient.id if patient else None)
         return self.visit_coverage(visit_id)
+
+    def line_for(self, status: str) -> str | None:
+        """The service the kiosk sends this payer to, when config/insurance.toml [lines] separates them."""
+        line = self.rules.lines.insured if status == ELIGIBLE else self.rules.lines.fee_paying
+        return line or None
+
+    def on_ticket(self, visit_id: int, patient_code: str | None, *, actor: str) -> dict[str, Any]:
+        """A ticket was taken for a known patient: check the card on file (CCCD or card code) for the visit,
+        unless the visit already has a decision. Returns the payer the ticket and the screen show."""
+        with self.db.read() as connection:
+            existing = connection.execute(select(VC.c.status).where(VC.c.visit_id == visit_id)).scalar()
+            patient = None
+            if patient_code:
+                patient = connection.execute(select(Patient.national_id, Patient.insurance_no)
+                                             .where(Patient.code == patient_code)).first()
+        if existing is None and patient is not None:
+            code = patient.insurance_no if patient.insurance_no and len(patient.insurance_no) == 15 else None
+            nid = None if code else patient.national_id
+            if code or nid:
+                try:
+                    self.check_visit(visit_id, card_code=code, national_id=nid, actor=actor)
+                except Invalid:
+                    log.warning("visit %s: the card on file is not valid; left fee-paying", visit_id)
+        return payer_view(self.visit_coverage(visit_id)["status"])
 
     def fee_paying(self, visit_id: int, *, actor: str) -> dict[str, Any]:
         """The patient comes without a card (dịch vụ)."""
@@ -294,6 +333,16 @@ class InsuranceService:
                detail: dict[str, Any]) -> None:
         connection.execute(insert(AuditEntry).values(at=now, actor=actor[:64], action=action, subject=subject[:64],
                                                      detail=detail))
+
+
+def payer_view(status: str) -> dict[str, Any]:
+    """What a ticket and a screen say about the payer."""
+    if status == ELIGIBLE:
+        return {"status": status, "payer": "bhyt", "label": "BHYT", "label_en": "Health insurance"}
+    if status == UNCHECKED:
+        return {"status": status, "payer": "bhyt_pending", "label": "BHYT (chưa kiểm tra)",
+                "label_en": "Insurance (not yet checked)"}
+    return {"status": status, "payer": "dich_vu", "label": "Dịch vụ", "label_en": "Fee-paying"}
 
 
 def _coverage_view(row: Any) -> dict[str, Any]:
