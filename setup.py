@@ -44,6 +44,7 @@ setup(
         "pyserial>=3.5,<4",
         "pyusb>=1.2,<2",
         "openpyxl>=3.1,<4",
+        "lxml>=5,<7",  # BHYT claims XML validated against its XSD
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1,<4"],
