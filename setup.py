@@ -16,7 +16,7 @@ setup(
     include_package_data=True,
     package_data={
         "hub": ["migrations/*.ini", "migrations/*.py", "migrations/versions/*.py",
-                "web/templates/**/*", "web/static/**/*", "default_config/*.toml"],
+                "web/templates/**/*", "web/static/**/*", "default_config/*.toml", "domain/insurance/xsd/*.xsd"],
         "kiosk": ["templates/*", "static/*"],
         "display": ["templates/*", "static/*"],
         "caller_console": ["templates/*", "static/*"],

@@ -25,6 +25,7 @@ from hub.domain.common.clock import Clock, SystemClock
 from hub.domain.common.events import EventBus
 from hub.domain.devices.registry import DeviceRegistry
 from hub.domain.follow_ups.service import FollowUpService
+from hub.domain.insurance.claims import ClaimService
 from hub.domain.insurance.rules import InsuranceConfigError
 from hub.domain.insurance.service import InsuranceService, insurance_from_config
 from hub.domain.notifications.outbox import NotificationService
@@ -155,6 +156,7 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
         raise ConfigError(f"insurance: {exc}") from None
     if insurance is not None:
         billing.splitter = insurance.split_bill_items
+        insurance.claims = ClaimService(db, insurance.rules, clock, config.site.tz, billing.bill, var_dir / "claims")
         insurance.install_jobs(scheduler)
     return Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
                devices=devices, staff=StaffService(db, config, clock), booking=booking,

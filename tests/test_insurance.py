@@ -3,6 +3,7 @@ overrides (audited), coverage history, and the bill split so the cashier takes o
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -52,10 +53,13 @@ def auth(hub: Hub) -> dict[str, dict[str, str]]:
     return {role: {"Authorization": f"Bearer {hub.tokens.create(role, f'test-{role}')}"} for role in ROLES}
 
 
+_CODES = itertools.count(90_000_000)
+
+
 def patient(hub: Hub, name: str = "Nguyễn Văn An", born: date = date(1985, 3, 14)) -> int:
     with hub.db.write() as connection:
         return connection.execute(insert(Patient).values(
-            code=f"BN{abs(hash(name)) % 10**8:08d}", full_name=name, date_of_birth=born,
+            code=f"BN{next(_CODES):08d}", full_name=name, date_of_birth=born,
             created_at=hub.clock.now()).returning(Patient.id)).scalar_one()
 
 

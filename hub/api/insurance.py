@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request, send_file
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from hub.api.auth import actor, require_roles
@@ -17,6 +17,7 @@ bp = Blueprint("insurance", __name__)
 CHECKERS = ("kiosk", "reception", "cashier")
 RECEPTION = ("reception",)
 READERS = ("reception", "cashier", "doctor")
+CLAIMS = ("cashier",)  # the finance office; admin always
 CardCode = Annotated[StrictStr, Field(min_length=1, max_length=24, examples=["DN4010123456789"])]
 # JSON has no date type: an ISO date string, parsed even in strict models.
 Day = Annotated[date, Field(strict=False)]
@@ -71,6 +72,17 @@ class CoverageRequest(_Body):
     valid_to: Day
     facility_code: Annotated[StrictStr, Field(pattern=r"^\d{5}$")]
     five_years_from: Day | None = None
+
+
+class ClaimExportRequest(_Body):
+    """Export a day's insured visits (default today), or one visit again after a correction."""
+
+    day: Day | None = None
+    visit_id: Annotated[StrictInt, Field(ge=1, le=2**53)] | None = None
+
+
+class ClaimRejectRequest(_Body):
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=300)]
 
 
 def _insurance() -> InsuranceService:
@@ -132,6 +144,48 @@ def add_coverage(patient_id: int):  # type: ignore[no-untyped-def]
     return jsonify(_insurance().add_coverage(patient_id, body.model_dump(), actor=actor())), 201
 
 
+@bp.post("/insurance/claims/export")
+@require_roles(*CLAIMS)
+def export_claims():  # type: ignore[no-untyped-def]
+    body = parse_body(ClaimExportRequest)
+    claims = _insurance().claims
+    if body.visit_id is not None:
+        return jsonify(claims.export_visit(body.visit_id, actor=actor()))
+    return jsonify(claims.export_day(body.day or current_hub().queue.today(), actor=actor()))
+
+
+@bp.get("/insurance/claims")
+@require_roles(*CLAIMS)
+def list_claims():  # type: ignore[no-untyped-def]
+    """?day=YYYY-MM-DD, ?state=draft|exported|rejected."""
+    day = None
+    if request.args.get("day"):
+        try:
+            day = date.fromisoformat(request.args["day"])
+        except ValueError:
+            raise ApiError(422, "invalid_request", "day: a date like 2026-12-07") from None
+    return jsonify({"claims": _insurance().claims.claims(day=day, state=request.args.get("state") or None)})
+
+
+@bp.post("/insurance/claims/<int:visit_id>/reject")
+@require_roles(*CLAIMS)
+def reject_claim(visit_id: int):  # type: ignore[no-untyped-def]
+    body = parse_body(ClaimRejectRequest)
+    return jsonify(_insurance().claims.reject(visit_id, reason=body.reason, actor=actor()))
+
+
+@bp.get("/insurance/claims/<int:visit_id>/file")
+@require_roles(*CLAIMS)
+def claim_file(visit_id: int):  # type: ignore[no-untyped-def]
+    """The exported XML (GIAMDINHHS envelope) of a visit's claim."""
+    claims = _insurance().claims
+    claim = claims.claim(visit_id)
+    if not claim["file_name"]:
+        raise ApiError(404, "no_claim_file", "this claim has not been exported")
+    path = claims.path_of(claim["file_name"])
+    return send_file(path, mimetype="application/xml", as_attachment=True, download_name=path.name)
+
+
 _MONEY = {"type": "integer", "description": "whole VND"}
 _PARTS = {"amount": _MONEY, "insurance_pays": _MONEY, "patient_pays": _MONEY}
 # Added to the OpenAPI document (hub/api/openapi.py).
@@ -172,4 +226,12 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
     "insurance.patient_coverages": ("A patient's coverage periods, superseded ones included", None, 200, None),
     "insurance.add_coverage": ("Add a coverage period from the card (overlapping ones are superseded)",
                                CoverageRequest, 201, None),
+    "insurance.export_claims": ("Export a day's insured visits (or one visit) as claims XML (130/QĐ-BYT); answers "
+                                "the files written and the visits that cannot be claimed, with why",
+                                ClaimExportRequest, 200, None),
+    "insurance.list_claims": ("Claims with their state (draft, exported, rejected + reason) by ?day= ?state=", None,
+                              200, None),
+    "insurance.reject_claim": ("Record the insurer's rejection of an exported claim, with its reason",
+                               ClaimRejectRequest, 200, None),
+    "insurance.claim_file": ("The exported claim XML of a visit (application/xml)", None, 200, None),
 }

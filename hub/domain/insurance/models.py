@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.domain.common.models import Base, BigId, UTCDateTime
@@ -54,3 +54,20 @@ class VisitCoverage(Base):
     override_by: Mapped[str | None] = mapped_column(String(64))
     override_reason: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Claim(Base):
+    """A visit's claim to the insurer: draft (built, not sent), exported (file written), rejected (+ why)."""
+
+    __tablename__ = "insurance_claims"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), unique=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    state: Mapped[str] = mapped_column(String(10), index=True)  # draft, exported, rejected
+    reason: Mapped[str | None] = mapped_column(String(300))  # the insurer's rejection, or why it cannot go
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    insurance_pays: Mapped[int] = mapped_column(BigInteger, default=0)
+    exports: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(64))

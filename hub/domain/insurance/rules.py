@@ -63,6 +63,10 @@ class GatewaySettings(_Strict):
     password_env: str = "CLINICQ_BHYT_PASSWORD"
 
 
+class ClaimSettings(_Strict):
+    export_at: Annotated[str, Field(pattern=r"^\d{2}:\d{2}$")] = "22:00"  # site time, every day
+
+
 class PayerLines(_Strict):
     insured: str = ""
     fee_paying: str = ""
@@ -86,6 +90,7 @@ class InsuranceRules(_Strict):
     facility_name: str = ""
     gateway: GatewaySettings = GatewaySettings()
     lines: PayerLines = PayerLines()
+    claims: ClaimSettings = ClaimSettings()
     benefit_levels: Annotated[list[BenefitLevels], Field(min_length=1)]
     base_salary: Annotated[list[BaseSalary], Field(min_length=1)]
     small_bill: list[SmallBill] = []

@@ -59,6 +59,7 @@ class InsuranceService:
         self.db, self.rules, self.gateway, self.clock, self.bus, self.tz = db, rules, gateway, clock, bus, tz
         self.timeout_s = float(rules.gateway.timeout_s)
         self._answers: dict[CardQuery, tuple[datetime, dict[str, Any]]] = {}
+        self.claims: Any = None  # a ClaimService, set by build_hub (it needs billing's bill reader)
 
     # ================================================================== coverage periods
     def add_coverage(self, patient_id: int, values: dict[str, Any], *, actor: str, source: str = "staff") -> dict:
@@ -240,6 +241,12 @@ class InsuranceService:
 
     def install_jobs(self, scheduler: Any) -> None:
         scheduler.add_job("insurance.recheck", self.recheck_pending, every_seconds=self.rules.gateway.recheck_every_s)
+        if self.claims is not None:
+            scheduler.add_job("insurance.claims", self._export_today, at=self.rules.claims.export_at)
+
+    def _export_today(self, now: datetime) -> None:
+        """End of day: the day's insured visits to claim files (re-exports what changed since)."""
+        self.claims.export_day(local_day(now, self.tz), actor="scheduler")
 
     # ================================================================== override
     def override(self, visit_id: int, *, status: str, reason: str, actor: str, benefit_level: int | None = None,

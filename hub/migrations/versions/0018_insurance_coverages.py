@@ -1,4 +1,4 @@
-"""BHYT: coverage periods per patient and each visit's insurance decision
+"""BHYT: coverage periods per patient, each visit's insurance decision, claims
 
 Revision ID: 0018
 Revises: 0014
@@ -60,8 +60,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('visit_coverages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_visit_coverages_status'), ['status'], unique=False)
+    op.create_table(
+        'insurance_claims',
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('visit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('state', sa.String(length=10), nullable=False),
+        sa.Column('reason', sa.String(length=300), nullable=True),
+        sa.Column('file_name', sa.String(length=200), nullable=True),
+        sa.Column('insurance_pays', sa.BigInteger(), nullable=False),
+        sa.Column('exports', sa.Integer(), nullable=False),
+        sa.Column('updated_at', hub.domain.common.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('updated_by', sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(['visit_id'], ['visits.id'], name=op.f('fk_insurance_claims_visit_id_visits')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_insurance_claims')),
+        sa.UniqueConstraint('visit_id', name=op.f('uq_insurance_claims_visit_id')),
+    )
+    with op.batch_alter_table('insurance_claims', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_insurance_claims_day'), ['day'], unique=False)
+        batch_op.create_index(batch_op.f('ix_insurance_claims_state'), ['state'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table('insurance_claims')
     op.drop_table('visit_coverages')
     op.drop_table('insurance_coverages')
