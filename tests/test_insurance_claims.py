@@ -119,3 +119,20 @@ def test_the_xsd_refuses_what_the_layout_forbids() -> None:
     with pytest.raises(ClaimInvalid, match="xml1"):
         validated("xml1", bad)
     assert not schema("giamdinhhs").validate(etree.fromstring(b"<GIAMDINHHS/>"))
+
+
+def test_figures_give_the_insured_share_amounts_by_payer_and_refusals(
+        client: FlaskClient, hub: Hub, auth: dict) -> None:
+    insured_visit(client, hub, auth)
+    refused = visit_with_lab(hub)
+    client.post(f"/api/v1/visits/{refused}/insurance", json={"card_code": "GD4010444555666"}, headers=auth["kiosk"])
+    visit_with_lab(hub)  # fee-paying
+    figures = client.get("/api/v1/insurance/figures?from=2026-11-23&to=2026-11-23", headers=auth["cashier"]).json
+    assert figures["visits"] == 3
+    assert figures["by_status"] == {"eligible": 1, "unchecked": 0, "refused": 1, "fee_paying": 1}
+    assert figures["insured_share_percent"] == 33.3
+    assert figures["amounts_by_payer"] == {"insurance": 88_300, "patients": 3 * 240_000 - 88_300,
+                                           "total": 3 * 240_000}
+    assert figures["refusals_by_reason"] == {"expired": 1}
+    assert client.get("/api/v1/insurance/figures?from=2026-11-23&to=2026-11-01",
+                      headers=auth["cashier"]).status_code == 422

@@ -174,6 +174,22 @@ def reject_claim(visit_id: int):  # type: ignore[no-untyped-def]
     return jsonify(_insurance().claims.reject(visit_id, reason=body.reason, actor=actor()))
 
 
+@bp.get("/insurance/figures")
+@require_roles("cashier", "reception")
+def figures():  # type: ignore[no-untyped-def]
+    """?from=&to= (site days, default today): insured share, amounts by payer, refusals by reason."""
+    from hub.domain.insurance.figures import insurance_figures
+
+    today = current_hub().queue.today()
+    try:
+        start = date.fromisoformat(request.args.get("from") or today.isoformat())
+        end = date.fromisoformat(request.args.get("to") or start.isoformat())
+    except ValueError:
+        raise ApiError(422, "invalid_request", "from, to: dates like 2026-12-07") from None
+    _insurance()
+    return jsonify(insurance_figures(current_hub().db, start, end, current_hub().billing.bill))
+
+
 @bp.get("/insurance/claims/<int:visit_id>/file")
 @require_roles(*CLAIMS)
 def claim_file(visit_id: int):  # type: ignore[no-untyped-def]
@@ -233,5 +249,7 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
                               200, None),
     "insurance.reject_claim": ("Record the insurer's rejection of an exported claim, with its reason",
                                ClaimRejectRequest, 200, None),
+    "insurance.figures": ("Insurance figures of ?from=&to=: insured share of visits, amounts by payer, refusals "
+                          "by reason", None, 200, None),
     "insurance.claim_file": ("The exported claim XML of a visit (application/xml)", None, 200, None),
 }
