@@ -136,3 +136,20 @@ def test_figures_give_the_insured_share_amounts_by_payer_and_refusals(
     assert figures["refusals_by_reason"] == {"expired": 1}
     assert client.get("/api/v1/insurance/figures?from=2026-11-23&to=2026-11-01",
                       headers=auth["cashier"]).status_code == 422
+
+
+def test_the_demo_draws_insured_and_fee_paying_patients(hub: Hub) -> None:
+    import time
+
+    from hub.domain.insurance.demo import install_demo_payers
+
+    install_demo_payers(hub.bus, hub.insurance, {"kham-noi"}, share=0.7, seed=7)  # type: ignore[arg-type]
+    visits = [hub.queue.issue("kham-noi")["visit_id"] for _ in range(30)]
+    lab = hub.queue.issue("xet-nghiem")["visit_id"]  # not an exam: no payer drawn
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(hub.insurance.visit_coverage(v)["recorded"] for v in visits):
+        time.sleep(0.05)
+    statuses = [hub.insurance.visit_coverage(v)["status"] for v in visits]  # type: ignore[union-attr]
+    assert 10 <= sum(s != "fee_paying" for s in statuses) <= 29 and "fee_paying" in statuses
+    assert "eligible" in statuses
+    assert hub.insurance.visit_coverage(lab)["recorded"] is False  # type: ignore[union-attr]
