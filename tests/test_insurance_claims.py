@@ -153,3 +153,30 @@ def test_the_demo_draws_insured_and_fee_paying_patients(hub: Hub) -> None:
     assert 10 <= sum(s != "fee_paying" for s in statuses) <= 29 and "fee_paying" in statuses
     assert "eligible" in statuses
     assert hub.insurance.visit_coverage(lab)["recorded"] is False  # type: ignore[union-attr]
+
+
+def test_the_whole_path_on_postgresql(tmp_path: Path, clinic: ClinicConfig, pg_url: str) -> None:
+    """Coverage, split, payment, claim and override on PostgreSQL (a column named "check", JSON, BigInteger)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    clock = VirtualClock(datetime(2026, 11, 23, 9, 0, tzinfo=SITE_TZ))
+    pg_hub = build_hub(clinic, var_dir=tmp_path, db_url=pg_url, clock=clock)
+    try:
+        pg_client = create_app(pg_hub, testing=True).test_client()
+        roles = {role: {"Authorization": f"Bearer {pg_hub.tokens.create(role, f't-{role}')}"} for role in ROLES}
+        visit = insured_visit(pg_client, pg_hub, roles)
+        exported = pg_client.post("/api/v1/insurance/claims/export", json={"visit_id": visit},
+                                  headers=roles["cashier"]).json
+        assert exported["state"] == "exported" and exported["insurance_pays"] == 88_300
+        who = pg_hub.insurance.visit_coverage(visit)  # type: ignore[union-attr]
+        assert who["check"]["holder_name"] == "Nguyễn Văn An"
+        with pg_hub.db.read() as connection:
+            patient_id = connection.execute(text("SELECT patient_id FROM visits WHERE id = :v"), {"v": visit}).scalar()
+        history = pg_hub.insurance.coverages(patient_id)  # type: ignore[union-attr]
+        assert [(c["card_code"], c["source"], c["current"]) for c in history] == [(AN, "gateway", True)]
+    finally:
+        pg_hub.close()

@@ -15,7 +15,7 @@ from hub.domain.insurance.models import VisitCoverage
 from hub.domain.queue.models import Visit
 
 VC = VisitCoverage.__table__
-MAX_DAYS = 366
+MAX_DAYS = 31  # each visit's bill is read: a month at most per request
 
 
 def insurance_figures(db: Database, start: date, end: date,
