@@ -35,3 +35,16 @@ def test_a_payer_band_is_drawn() -> None:
     assert with_band.height > without.height
     assert black_fraction(with_band) != black_fraction(without)
     with_band.save(artifact("ticket-bhyt.png"))
+
+
+def test_the_kiosk_screen_gets_the_payer_too() -> None:
+    from types import SimpleNamespace
+
+    from kiosk.agent import KioskAgent
+
+    agent = SimpleNamespace(link=SimpleNamespace(setup={"priorities": []}, counters=[]), _service=lambda code: None)
+    reply = {"service_name": "Khám Nội", "ahead": 2,
+             "insurance": {"status": "refused", "payer": "dich_vu", "label": "Dịch vụ", "label_en": "Fee-paying"}}
+    view = KioskAgent.ticket_view(agent, kiosk_ticket(reply))  # type: ignore[arg-type]
+    assert (view["payer"], view["payer_en"]) == ("Dịch vụ", "Fee-paying")
+    assert KioskAgent.ticket_view(agent, kiosk_ticket({"service_name": "Khám Nội"}))["payer"] is None  # type: ignore[arg-type]

@@ -220,6 +220,8 @@
   function renderTicket(ticket) {
     $("result-number").textContent = ticket.number;
     $("result-service").textContent = pick(ticket, "service_name");
+    $("result-payer").hidden = !ticket.payer;
+    $("result-payer").textContent = ticket.payer ? pick(ticket, "payer") : "";
     var rooms = ticket.rooms.map(function (room) { return pick(room, "name"); }).join(", ");
     $("result-rooms").textContent = rooms ? t("rooms", {rooms: rooms}) : "";
     var ahead = "";
