@@ -21,6 +21,7 @@ from hub.domain.common.clock import VirtualClock
 from hub.domain.common.models import AuditEntry
 from hub.domain.insurance.gateway import SimulatedGateway
 from hub.domain.patients.models import Patient
+from hub.domain.patients.registry import PatientDetails
 from tests.conftest import SITE_TZ
 
 ROLES = ("kiosk", "reception", "cashier", "nurse", "doctor")
@@ -330,3 +331,15 @@ def test_a_kiosk_scan_while_the_portal_is_down_still_gives_a_number(
     assert hub.insurance.recheck_pending() == 1  # type: ignore[union-attr]
     assert client.get(f"/api/v1/visits/{ticket.json['visit_id']}/insurance",
                       headers=auth["reception"]).json["status"] == "eligible"
+
+
+def test_a_walk_in_at_reception_checks_the_card_on_file(client: FlaskClient, hub: Hub, auth: dict) -> None:
+    code = hub.booking.patients.register(PatientDetails(
+        full_name="Trần Thị Bình", date_of_birth=date(1950, 7, 2), insurance_no="HT3010987654321"),
+        actor="test")["code"]
+    walk_in = client.post("/api/v1/visits", json={"patient_code": code, "service": "kham-noi"},
+                          headers=auth["reception"])
+    assert walk_in.status_code == 201, walk_in.json
+    assert walk_in.json["ticket"]["insurance"]["payer"] == "bhyt"
+    coverage = client.get(f"/api/v1/visits/{walk_in.json['visit_id']}/insurance", headers=auth["reception"]).json
+    assert (coverage["status"], coverage["benefit_level"], coverage["card_code"]) == ("eligible", 3, "HT3010987654321")
