@@ -148,15 +148,18 @@ class InsuranceService:
         line = self.rules.lines.insured if status == ELIGIBLE else self.rules.lines.fee_paying
         return line or None
 
-    def on_ticket(self, visit_id: int, patient_code: str | None, *, actor: str) -> dict[str, Any]:
+    def on_ticket(self, visit_id: int, patient_code: str | None, *, actor: str) -> dict[str, Any] | None:
         """A ticket was taken for a known patient: check the card on file (CCCD or card code) for the visit,
-        unless the visit already has a decision. Returns the payer the ticket and the screen show."""
+        unless the visit already has a decision. Returns the payer the ticket and the screen show; None for
+        an anonymous ticket (nobody knows yet, reception asks)."""
         with self.db.read() as connection:
             existing = connection.execute(select(VC.c.status).where(VC.c.visit_id == visit_id)).scalar()
             patient = None
             if patient_code:
                 patient = connection.execute(select(Patient.national_id, Patient.insurance_no)
                                              .where(Patient.code == patient_code)).first()
+        if existing is None and patient is None:
+            return None
         if existing is None and patient is not None:
             code = patient.insurance_no if patient.insurance_no and len(patient.insurance_no) == 15 else None
             nid = None if code else patient.national_id
