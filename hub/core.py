@@ -151,7 +151,8 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
         BrokerFiles(config, devices, var_dir).install(bus)
     billing = BillingService(db, config, bus, clock, queue)
     try:
-        insurance = insurance_from_config(config.config_dir, db, clock, bus, config.site.tz, dict(os.environ))
+        insurance = insurance_from_config(config.config_dir, db, clock, bus, config.site.tz, dict(os.environ),
+                                          {service.code for service in config.services})
     except (InsuranceConfigError, ValueError) as exc:
         raise ConfigError(f"insurance: {exc}") from None
     if insurance is not None:

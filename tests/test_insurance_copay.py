@@ -157,3 +157,21 @@ def test_card_code_parts_and_coverage_checks() -> None:
         with pytest.raises(Invalid) as raised:
             coverage_from(values)
         assert raised.value.code == code
+
+
+def test_payer_lines_must_be_services(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from hub.domain.common.clock import VirtualClock
+    from hub.domain.common.events import EventBus
+    from hub.domain.insurance.service import insurance_from_config
+
+    text = (CONFIG / "insurance.toml").read_text(encoding="utf-8").replace('insured = ""', 'insured = "khong-co"')
+    (tmp_path / "insurance.toml").write_text(text, encoding="utf-8")
+    clock = VirtualClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
+    with pytest.raises(ValueError, match=r"lines\.insured"):
+        insurance_from_config(tmp_path, None, clock, EventBus(), ZoneInfo("Asia/Ho_Chi_Minh"), {},  # type: ignore[arg-type]
+                              {"kham-noi"})
+    assert insurance_from_config(tmp_path / "none", None, clock, EventBus(), ZoneInfo("Asia/Ho_Chi_Minh"),  # type: ignore[arg-type]
+                                 {}) is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import tomllib
+import unicodedata
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -74,8 +75,7 @@ class InsuranceGateway(Protocol):
 
 
 def _fold(text: str | None) -> str:
-    import unicodedata
-
+    """A name compared the way the portal does: no diacritics, case or extra spaces."""
     plain = unicodedata.normalize("NFD", (text or "").replace("Đ", "D").replace("đ", "d"))
     return " ".join("".join(c for c in plain if not unicodedata.combining(c)).lower().split())
 

@@ -367,9 +367,14 @@ def _coverage_view(row: Any) -> dict[str, Any]:
 
 
 def insurance_from_config(config_dir: str | Path, db: Database, clock: Clock, bus: EventBus, tz: ZoneInfo,
-                          environ: dict[str, str]) -> InsuranceService | None:
-    """The service config/insurance.toml describes, or None when the site has no such file (no BHYT)."""
+                          environ: dict[str, str], services: set[str] | None = None) -> InsuranceService | None:
+    """The service config/insurance.toml describes, or None when the site has no such file (no BHYT).
+    `services` (the clinic's service codes) checks that the payer lines exist."""
     if not config_dir or not (Path(config_dir) / CONFIG_FILE).is_file():
         return None
     rules = load_rules(config_dir)
+    for name in ("insured", "fee_paying"):
+        line = getattr(rules.lines, name)
+        if line and services is not None and line not in services:
+            raise ValueError(f"lines.{name}: {line!r} is not a service of clinic.toml")
     return InsuranceService(db, rules, gateway_from(rules.gateway, config_dir, environ), clock, bus, tz)
