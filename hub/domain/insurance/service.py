@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert, select, update
 
-from hub.db import Database
+from hub.db import Database, upsert
 from hub.domain.common.clock import Clock, local_day
 from hub.domain.common.errors import Invalid, NotFound
 from hub.domain.common.events import Event, EventBus
@@ -189,12 +189,9 @@ class InsuranceService:
                   "override_by": None, "override_reason": None}
         with self.db.write() as connection:
             self._visit(connection, visit_id)
-            existing = connection.execute(select(VC).where(VC.c.visit_id == visit_id)).first()
-            if existing is None:
-                connection.execute(insert(VC).values(visit_id=visit_id, attempts=1, **values))
-            else:
-                connection.execute(update(VC).where(VC.c.visit_id == visit_id).values(
-                    attempts=existing.attempts + 1, **values))
+            # One statement: the kiosk's check and the re-check job may write the same visit at once.
+            connection.execute(upsert(connection, VC, {"visit_id": visit_id, "attempts": 1, **values},
+                                      ["visit_id"], {**values, "attempts": VC.c.attempts + 1}))
             self._audit(connection, now, actor, f"insurance.{status}", f"visit:{visit_id}",
                         {"card_code": values["card_code"], "reason": values["reason"]})
             if status == ELIGIBLE and patient_id is not None and result.get("valid_from") and result.get("valid_to"):
