@@ -268,10 +268,8 @@ class InsuranceService:
             values = {"status": status, "benefit_level": level, "route_reason": route_reason,
                       "override_by": actor[:64], "override_reason": reason.strip()[:200], "updated_at": now,
                       "reason": None if status != REFUSED else "override"}
-            if existing is None:
-                connection.execute(insert(VC).values(visit_id=visit_id, attempts=0, **values))
-            else:
-                connection.execute(update(VC).where(VC.c.visit_id == visit_id).values(**values))
+            connection.execute(upsert(connection, VC, {"visit_id": visit_id, "attempts": 0, **values},
+                                      ["visit_id"], values))
             self._audit(connection, now, actor, "insurance.override", f"visit:{visit_id}", {
                 "from": existing.status if existing else None, "to": status, "reason": reason.strip()[:200],
                 "benefit_level": level, "route_reason": route_reason})
