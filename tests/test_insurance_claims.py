@@ -180,3 +180,19 @@ def test_the_whole_path_on_postgresql(tmp_path: Path, clinic: ClinicConfig, pg_u
         assert [(c["card_code"], c["source"], c["current"]) for c in history] == [(AN, "gateway", True)]
     finally:
         pg_hub.close()
+
+
+def test_the_report_table_counts_payers_and_invoiced_money(client: FlaskClient, hub: Hub, auth: dict) -> None:
+    from hub.domain.reports.service import Period, ReportService
+    from hub.domain.reports.tables import build
+
+    insured_visit(client, hub, auth)
+    refused = visit_with_lab(hub)
+    client.post(f"/api/v1/visits/{refused}/insurance", json={"card_code": "GD4010444555666"}, headers=auth["kiosk"])
+    visit_with_lab(hub)
+    report = ReportService(hub.db, hub.config, hub.clock).report(Period(DAY, DAY, "day"), ())
+    table = build(report, "insurance")
+    assert table.rows == [{"day": "2026-11-23", "day_en": "2026-11-23", "eligible": 1, "unchecked": 0, "refused": 1,
+                           "fee_paying": 1, "visits": 3, "insurance": 88_300, "patients": 151_700,
+                           "insured_share": 33.3}]
+    assert table.total["visits"] == 3  # type: ignore[index]
