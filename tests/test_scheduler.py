@@ -193,5 +193,6 @@ def test_clinicq_worker_once_and_status(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["worker", "--status", *arguments])
     assert result.exit_code == 0, result.output
     status = json.loads(result.output[result.output.index("{"):])
-    assert {"followups.no_shows", "followups.plan", "notifications.send", "report-rollups"} == set(status["jobs"])
+    assert {"followups.no_shows", "followups.plan", "notifications.send", "report-rollups", "insurance.recheck",
+            "insurance.claims"} == set(status["jobs"])
     assert status["runs"]["notifications.send"]["last_ok"] == "True"
