@@ -16,7 +16,7 @@ setup(
     include_package_data=True,
     package_data={
         "hub": ["migrations/*.ini", "migrations/*.py", "migrations/versions/*.py",
-                "web/templates/**/*", "web/static/**/*", "default_config/*.toml"],
+                "web/templates/**/*", "web/static/**/*", "default_config/*.toml", "domain/insurance/xsd/*.xsd"],
         "kiosk": ["templates/*", "static/*"],
         "display": ["templates/*", "static/*"],
         "caller_console": ["templates/*", "static/*"],
@@ -44,6 +44,7 @@ setup(
         "pyserial>=3.5,<4",
         "pyusb>=1.2,<2",
         "openpyxl>=3.1,<4",
+        "lxml>=5,<7",  # BHYT claims XML validated against its XSD
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1,<4"],

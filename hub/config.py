@@ -376,6 +376,8 @@ class ClinicConfig(_Strict):
     reports: ReportSettings = ReportSettings()
     follow_ups: FollowUpSettings = FollowUpSettings()
     holidays: list[Holiday] = []
+    # The folder the files came from: config/insurance.toml is read by hub/domain/insurance from it.
+    config_dir: str = ""
 
     @model_validator(mode="after")
     def _cross_references(self) -> ClinicConfig:
@@ -533,6 +535,7 @@ def load_config(config_dir: Path | str | None = None, env: Mapping[str, str] | N
             hub[key] = env[variable]
     hub.update({k: v for k, v in (overrides or {}).items() if v is not None})
     merged["hub"] = hub
+    merged["config_dir"] = str(directory.resolve())
     try:
         return ClinicConfig.model_validate(merged)
     except ValidationError as exc:

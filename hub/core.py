@@ -6,6 +6,7 @@ Web, Socket.IO, MQTT and the CLI all work on one `Hub`; none of them builds serv
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from hub.domain.common.clock import Clock, SystemClock
 from hub.domain.common.events import EventBus
 from hub.domain.devices.registry import DeviceRegistry
 from hub.domain.follow_ups.service import FollowUpService
+from hub.domain.insurance.claims import ClaimService
+from hub.domain.insurance.rules import InsuranceConfigError
+from hub.domain.insurance.service import InsuranceService, insurance_from_config
 from hub.domain.notifications.outbox import NotificationService
 from hub.domain.notifications.patient_messages import PatientMessages
 from hub.domain.queue.engine import QueueService
@@ -61,6 +65,7 @@ class Hub:
     closers: list = field(default_factory=list)
     # Reports "ok", "down" or "disabled"; the MQTT bridge replaces it when it runs.
     mqtt_status: Callable[[], str] = lambda: "disabled"
+    insurance: InsuranceService | None = None  # BHYT, when config/insurance.toml exists
 
     def ticket_token(self, ticket_id: int) -> str:
         """The signed token in a ticket's status link: it lets a patient follow that ticket only."""
@@ -148,11 +153,22 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
         from hub.mqtt_acl import BrokerFiles  # the broker's files: an adapter, wired here like the channels
 
         BrokerFiles(config, devices, var_dir).install(bus)
+    billing = BillingService(db, config, bus, clock, queue)
+    try:
+        insurance = insurance_from_config(config.config_dir, db, clock, bus, config.site.tz, dict(os.environ),
+                                          {service.code for service in config.services})
+    except (InsuranceConfigError, ValueError) as exc:
+        raise ConfigError(f"insurance: {exc}") from None
+    if insurance is not None:
+        billing.splitter = insurance.split_bill_items
+        insurance.claims = ClaimService(db, insurance.rules, clock, config.site.tz, billing.bill, var_dir / "claims")
+        insurance.install_jobs(scheduler)
     return Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
                devices=devices, staff=StaffService(db, config, clock), booking=booking,
                clinical=ClinicalService(db, config, bus, clock, queue),
-               billing=BillingService(db, config, bus, clock, queue), notifications=notifications,
-               scheduler=scheduler, follow_ups=follow_ups, structure=structure, var_dir=var_dir, secret_key=key)
+               billing=billing, notifications=notifications,
+               scheduler=scheduler, follow_ups=follow_ups, structure=structure, var_dir=var_dir, secret_key=key,
+               insurance=insurance)
 
 
 def patient_messages(notifications: NotificationService, config: ClinicConfig, clock: Clock, key: str,

@@ -177,6 +177,10 @@ def run_demo(config: ClinicConfig, *, host: str, port: int, var_dir: Path, confi
 
     def started(hub: Hub) -> None:
         open_all_counters(hub)
+        if hub.insurance is not None:  # insured and fee-paying patients in the simulated fleet
+            from hub.domain.insurance.demo import install_demo_payers
+
+            install_demo_payers(hub.bus, hub.insurance, {s.code for s in hub.config.services if s.kind == "exam"})
         tokens = demo_tokens(hub)
         users = demo_users(hub)
         base = f"http://127.0.0.1:{port}"

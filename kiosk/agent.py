@@ -123,6 +123,9 @@ class KioskAgent:
             "estimate": reply.get("estimate") if online else None,
             "offline": ticket.offline, "print_state": ticket.print_state,
             "issued_at": reply.get("issued_at") or ticket.created_at.isoformat(),
+            # Who pays, from the hub's BHYT check: shown on the screen as on the paper.
+            "payer": (reply.get("insurance") or {}).get("label"),
+            "payer_en": (reply.get("insurance") or {}).get("label_en"),
         }
 
     # ------------------------------------------------------------------ taking a number

@@ -28,6 +28,7 @@ def ticket_print(ticket: KioskTicket, setup: dict[str, Any], service: dict[str, 
     estimate = reply.get("estimate")
     # An offline ticket filed later keeps what its paper said: "issued offline", no wait figures.
     online = bool(reply) and not ticket.offline
+    payer = reply.get("insurance") or {}
     return TicketPrint(
         hospital_name=site.get("name", ""),
         hospital_name_en=site.get("name_en"),
@@ -43,6 +44,8 @@ def ticket_print(ticket: KioskTicket, setup: dict[str, Any], service: dict[str, 
         notice=notice,
         offline=ticket.offline,
         timezone=site.get("timezone") or DEFAULT_TIMEZONE,
+        payer=payer.get("label"),
+        payer_en=payer.get("label_en"),
     )
 
 

@@ -58,6 +58,9 @@ class TicketPrint:
     offline: bool = False
     timezone: str = DEFAULT_TIMEZONE
     show_english: bool = True
+    # Who pays, from the hub's BHYT check: "BHYT", "BHYT (chưa kiểm tra)", "Dịch vụ" (None: not said).
+    payer: str | None = None
+    payer_en: str | None = None
 
 
 def find_font(bold: bool = False) -> Path:
@@ -263,6 +266,12 @@ def draw_ticket(ticket: TicketPrint, paper_mm: int = 80) -> Image.Image:
     canvas.text(ticket.service_name, 34, bold=True)
     if english and ticket.service_name_en:
         canvas.text(ticket.service_name_en, 24)
+    if ticket.payer:
+        canvas.space(8)
+        lines = [(ticket.payer.upper(), 26, True)]
+        if english and ticket.payer_en:
+            lines.append((ticket.payer_en, 20, False))
+        canvas.band(lines, inverted=False)
     canvas.space(10)
     canvas.text("SỐ THỨ TỰ · YOUR NUMBER" if english else "SỐ THỨ TỰ", 20)
     canvas.space(8)

@@ -111,7 +111,7 @@ def test_workbook_has_every_table(client: FlaskClient, tokens: dict[str, dict[st
     reply = client.get(f"/api/v1/reports/workbook?{WEEK_ARGS}", headers=tokens["admin"])
     assert reply.status_code == 200
     workbook = load_workbook(io.BytesIO(reply.data))
-    assert len(workbook.sheetnames) == 11 and len(set(workbook.sheetnames)) == 11
+    assert len(workbook.sheetnames) == 12 and len(set(workbook.sheetnames)) == 12  # 12th: BHYT (issue 14)
     assert all(len(name) <= 31 for name in workbook.sheetnames)
     assert workbook.sheetnames[0] == "Theo ngày" and "Chuẩn 1313" in workbook.sheetnames
     assert workbook["Chuẩn 1313"].cell(row=1, column=1).value == "Loại lượt khám"

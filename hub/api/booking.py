@@ -143,6 +143,10 @@ def register_visit():  # type: ignore[no-untyped-def]
         body.patient_code, body.service, priority=body.priority, doctor=body.doctor, reason=body.reason,
         symptoms=body.symptoms, actor=actor())
     with_status_url(result["ticket"])
+    hub = current_hub()
+    if hub.insurance is not None:  # the card on file is checked for the visit, as at the kiosk
+        result["ticket"]["insurance"] = hub.insurance.on_ticket(result["visit_id"], body.patient_code,
+                                                                actor=actor())
     return jsonify(result), 201
 
 

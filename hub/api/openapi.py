@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
-from hub.api import billing, clinical, follow_ups, reports, schemas
+from hub.api import billing, clinical, follow_ups, insurance, reports, schemas
 from hub.protocol import API_PREFIX
 
 bp = Blueprint("openapi", __name__)
@@ -81,8 +81,8 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
     "devices.get_device": ("One device", None, 200, None),
     "billing.find_bills": ("Bills of the visits matching ?q= (ticket number, patient code, visit code, invoice)",
                            None, 200, None),
-    "billing.get_bill": ("A visit's bill: items, total, deposits, paid, refunded, due, payments, invoices", None,
-                         200, None),
+    "billing.get_bill": ("A visit's bill: items, total, deposits, paid, refunded, due, payments, invoices; "
+                         "amount, insurance_pays, patient_pays per line and in total", None, 200, "Bill"),
     "billing.take_deposit": ("Take a deposit (receipt number); card/e-wallet wait for the provider",
                              billing.DepositRequest, 201, None),
     "billing.take_payment": ("Settle the bill: deposits deducted, invoice issued, unused deposit refunded",
@@ -172,6 +172,7 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
                             "time; reminder effect", None, 200, None),
     "openapi.openapi": ("This document", None, 200, None),
 }
+OPERATIONS.update(insurance.OPERATIONS)
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -195,6 +196,7 @@ def build_document() -> dict[str, Any]:
         "Health": {"type": "object", "properties": {"status": {"type": "string"}, "db": {"type": "string"},
                                                     "mqtt": {"type": "string", "enum": ["ok", "down", "disabled"]}}},
     }
+    components.update(insurance.COMPONENTS)
     for rule in current_app.url_map.iter_rules():
         if not rule.rule.startswith(API_PREFIX) or rule.endpoint not in OPERATIONS:
             continue

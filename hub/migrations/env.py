@@ -8,6 +8,7 @@ import hub.domain.booking.models
 import hub.domain.clinical.models
 import hub.domain.devices.models
 import hub.domain.follow_ups.models
+import hub.domain.insurance.models
 import hub.domain.notifications.models
 import hub.domain.patients.models
 import hub.domain.portal.models

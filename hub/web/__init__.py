@@ -13,6 +13,7 @@ from hub.web.clinical import doctor, lab
 from hub.web.follow_ups import links as follow_up_links
 from hub.web.follow_ups import pages as follow_ups
 from hub.web.i18n import install_i18n
+from hub.web.insurance import pages as insurance_pages
 from hub.web.portal import pages as portal
 
 bp = Blueprint("web", __name__)
@@ -50,4 +51,5 @@ def register_web(app: Flask) -> None:
     for pages in (patients, booking, doctor, lab, billing, portal, reports, follow_ups, follow_up_links):
         app.register_blueprint(pages.bp)
     app.register_blueprint(console_page.bp)
+    app.register_blueprint(insurance_pages.bp)
     app.register_blueprint(board_web.bp)

@@ -35,4 +35,5 @@ STAFF_LINKS = (
     StaffLink("/admin/callbacks", "Gọi lại bệnh nhân lỡ hẹn tái khám", "Call-backs for missed follow-ups",
               ("reception", "admin")),
     StaffLink("/reports/follow-ups", "Báo cáo tái khám", "Follow-up report", ("admin",)),
+    StaffLink("/insurance/claims", "Hồ sơ BHYT (XML 130)", "Insurance claims (XML 130)", ("cashier",)),
 )

@@ -44,6 +44,12 @@ def _labels() -> dict[str, Any]:
         "free": tr("còn", "free"),
         "any_doctor": tr("Bác sĩ bất kỳ", "Any doctor"),
         "born": tr("Sinh", "Born"),
+        "bhyt": {"eligible": tr("Có BHYT (đã kiểm tra)", "Insured (checked)"),
+                 "refused": tr("Thẻ bị từ chối", "Card refused"),
+                 "unchecked": tr("Chưa kiểm tra được (cổng BHYT không trả lời)", "Not yet checked (portal down)"),
+                 "fee_paying": tr("Không BHYT (dịch vụ)", "No insurance (fee-paying)")},
+        "bhyt_level": tr("mức hưởng", "level"),
+        "bhyt_override": tr("Tiếp đón quyết định", "Reception decided"),
     }
 
 

@@ -17,7 +17,8 @@ from hub.web.i18n import current_lang, tr
 bp = Blueprint("reports_pages", __name__)
 GROUPINGS = ("service", "counter", "doctor")
 OPS_REFRESH_SECONDS = 5
-REPORT_PAGE_TABLES = ("days", "by_hour", "heatmap", "targets", "slowest", "estimates", "follow_ups", "payments")
+REPORT_PAGE_TABLES = ("days", "by_hour", "heatmap", "targets", "slowest", "estimates", "follow_ups", "payments",
+                      "insurance")
 DAILY_TABLES = ("by_service", "by_hour", "targets", "slowest", "estimates", "follow_ups", "payments")
 
 

@@ -237,6 +237,8 @@
   function renderTicket(ticket) {
     $("result-number").textContent = ticket.number;
     $("result-service").textContent = pick(ticket, "service_name");
+    $("result-payer").hidden = !ticket.payer;
+    $("result-payer").textContent = ticket.payer ? pick(ticket, "payer") : "";
     var rooms = roomList(ticket.rooms);
     $("result-rooms").textContent = rooms ? t("rooms", {rooms: rooms}) : "";
     var ahead = "";

@@ -64,7 +64,15 @@ def identify_patient():  # type: ignore[no-untyped-def]
                        [{"field": f"cccd.{error.reason}", "message": str(error)}]) from None
     hub = current_hub()
     found = identify_by_card(hub.db, hub.clock, card, actor=actor())
-    return jsonify({"patient": found.patient, "created": found.created}), 201 if found.created else 200
+    answer: dict[str, Any] = {"patient": found.patient, "created": found.created}
+    if hub.insurance is not None:
+        # The CCCD stands for the BHYT card: check it now, so the kiosk can send the patient to the right line.
+        check = hub.insurance.check(national_id=card.id_number, full_name=card.full_name,
+                                    date_of_birth=card.date_of_birth)
+        answer["insurance"] = {"status": check["status"], "reason": check.get("reason"),
+                               "message": check.get("message"), "benefit_level": check.get("benefit_level"),
+                               "service": hub.insurance.line_for(check["status"])}
+    return jsonify(answer), 201 if found.created else 200
 
 
 @bp.post("/tickets/<int:ticket_id>/reprint")

@@ -40,6 +40,9 @@ def issue_ticket():  # type: ignore[no-untyped-def]
     ticket = hub.queue.issue(body.service, priority=body.priority, source=body.source, patient_id=patient_id,
                              idempotency_key=key, note=body.note, actor=actor(),
                              source_device=issuing_device(body), **offline_issue(body, key))
+    if hub.insurance is not None and body.offline is None:
+        # Who pays: the card on file is checked for this visit; the ticket and screens say which.
+        ticket["insurance"] = hub.insurance.on_ticket(ticket["visit_id"], body.patient_code, actor=actor())
     return jsonify(with_status_url(ticket)), 201
 
 

@@ -9,8 +9,8 @@ An invoice is live while its settlement row (the "payment" row that carries its 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -56,14 +56,25 @@ class BillItem:
     name_en: str
     unit_price: int
     quantity: int = 1
+    # The insurer's part (BHYT co-payment split, hub/domain/insurance/copay.py); the patient pays the rest.
+    insurance_pays: int = 0
 
     @property
     def amount(self) -> int:
         return self.unit_price * self.quantity
 
+    @property
+    def patient_pays(self) -> int:
+        return self.amount - self.insurance_pays
+
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "kind": self.kind, "code": self.code, "name": self.name, "name_en": self.name_en,
-                "quantity": self.quantity, "unit_price": self.unit_price, "amount": self.amount}
+                "quantity": self.quantity, "unit_price": self.unit_price, "amount": self.amount,
+                "insurance_pays": self.insurance_pays, "patient_pays": self.patient_pays}
+
+
+# Splits a visit's lines between insurer and patient: (connection, visit_id, items) -> (items, coverage view).
+Splitter = Callable[[Connection, int, list[BillItem]], tuple[list[BillItem], dict[str, Any]]]
 
 
 @dataclass
@@ -76,6 +87,7 @@ class Ledger:
     invoices: list[Any]
     live_invoices: set[int] = field(default_factory=set)
     invoiced: dict[str, str] = field(default_factory=dict)  # item key -> number of the live invoice
+    insurance: dict[str, Any] | None = None  # the visit's coverage, when insurance is configured
 
     def _approved(self, kind: str) -> int:
         return sum(row.amount for row in self.payments if row.kind == kind and row.status == APPROVED)
@@ -83,6 +95,14 @@ class Ledger:
     @property
     def total(self) -> int:
         return sum(item.amount for item in self.items)
+
+    @property
+    def insurance_pays(self) -> int:
+        return sum(item.insurance_pays for item in self.items)
+
+    @property
+    def patient_pays(self) -> int:
+        return sum(item.patient_pays for item in self.items)
 
     @property
     def deposits(self) -> int:
@@ -98,7 +118,8 @@ class Ledger:
 
     @property
     def due(self) -> int:
-        return self.total - self.deposits - self.paid + self.refunded
+        """What the patient still owes: their part only; the insurer's part is claimed (hub/domain/insurance)."""
+        return self.patient_pays - self.deposits - self.paid + self.refunded
 
     @property
     def uninvoiced(self) -> list[BillItem]:
@@ -109,8 +130,11 @@ class Ledger:
         return next((row for row in self.payments if row.status == PENDING), None)
 
 
-def read_ledger(connection: Connection, visit_id: int, names: Mapping[str, tuple[str, str]]) -> Ledger:
-    """The visit's bill; `names` gives the Vietnamese and English names of catalogue order codes."""
+def read_ledger(connection: Connection, visit_id: int, names: Mapping[str, tuple[str, str]],
+                splitter: Splitter | None = None) -> Ledger:
+    """The visit's bill; `names` gives the Vietnamese and English names of catalogue order codes.
+
+    Lines on a live invoice keep the split the invoice recorded; the others are split now by `splitter`."""
     visit = _visit(connection, visit_id)
     items = _exam_items(connection, visit_id) + _order_items(connection, visit_id, names)
     payments = connection.execute(select(Payment.__table__).where(Payment.visit_id == visit_id)
@@ -120,7 +144,15 @@ def read_ledger(connection: Connection, visit_id: int, names: Mapping[str, tuple
     live = {row.invoice_id for row in payments
             if row.kind == PAYMENT and row.invoice_id is not None and row.status == APPROVED}
     invoiced = {line["key"]: row.number for row in invoices if row.id in live for line in row.items}
-    return Ledger(visit, items, payments, invoices, live, invoiced)
+    coverage = None
+    if splitter is not None:
+        frozen = {line["key"]: int(line.get("insurance_pays", 0)) for row in invoices if row.id in live
+                  for line in row.items}
+        split, coverage = splitter(connection, visit_id, [item for item in items if item.key not in frozen])
+        by_key = {item.key: item for item in split}
+        items = [replace(item, insurance_pays=frozen[item.key]) if item.key in frozen else by_key[item.key]
+                 for item in items]
+    return Ledger(visit, items, payments, invoices, live, invoiced, coverage)
 
 
 def _visit(connection: Connection, visit_id: int) -> dict[str, Any]:
@@ -178,8 +210,10 @@ def payment_view(row: Any, invoice_numbers: Mapping[int, str] | None = None) -> 
 
 
 def invoice_view(row: Any, live: bool) -> dict[str, Any]:
+    insurer = sum(int(line.get("insurance_pays", 0)) for line in row.items)
     return {"id": row.id, "number": row.number, "visit_id": row.visit_id, "visit_code": visit_code(row.visit_id),
-            "items": row.items, "total": row.total, "deposits": row.deposits, "due": row.due,
+            "items": row.items, "total": row.total, "insurance_pays": insurer, "patient_pays": row.total - insurer,
+            "deposits": row.deposits, "due": row.due,
             "issued_at": row.issued_at.isoformat(), "issued_by": row.issued_by,
             "status": "issued" if live else "cancelled"}
 
@@ -190,9 +224,11 @@ def bill_view(ledger: Ledger) -> dict[str, Any]:
     items = [{**item.as_dict(), "invoice": ledger.invoiced.get(item.key)} for item in ledger.items]
     pending = ledger.pending
     return {
-        "visit": ledger.visit, "items": items, "total": ledger.total, "deposits": ledger.deposits,
+        "visit": ledger.visit, "items": items, "total": ledger.total, "amount": ledger.total,
+        "insurance_pays": ledger.insurance_pays, "patient_pays": ledger.patient_pays,
+        "insurance": ledger.insurance, "deposits": ledger.deposits,
         "paid": ledger.paid, "refunded": ledger.refunded, "due": ledger.due,
-        "to_invoice": sum(item.amount for item in ledger.uninvoiced),
+        "to_invoice": sum(item.patient_pays for item in ledger.uninvoiced),
         "settled": ledger.due == 0 and not ledger.uninvoiced,
         "payments": [payment_view(row, numbers) for row in ledger.payments],
         "invoices": [invoice_view(row, row.id in ledger.live_invoices) for row in ledger.invoices],

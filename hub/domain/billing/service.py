@@ -96,6 +96,8 @@ class BillingService:
         self.providers: dict[str, PaymentProvider] = default_providers()
         self.timeout_s = float(self.settings.provider_timeout_s)
         self.poll_s = PROVIDER_POLL_S
+        # Set by build_hub when insurance is configured: splits each line between insurer and patient.
+        self.splitter: bills.Splitter | None = None
         self._names = {item.code: (item.name, item.name_en) for item in clinic.catalogue}
 
     # ================================================================== reading
@@ -135,7 +137,7 @@ class BillingService:
         return view
 
     def _ledger(self, connection: Connection, visit_id: int) -> Ledger:
-        return bills.read_ledger(connection, visit_id, self._names)
+        return bills.read_ledger(connection, visit_id, self._names, self.splitter)
 
     def _payment_row(self, connection: Connection, payment_id: int) -> Any:
         row = connection.execute(select(PAY).where(PAY.c.id == payment_id)).first()
@@ -413,12 +415,13 @@ class BillingService:
     def _issue_invoice(self, txn: _Txn, ledger: Ledger, actor: str) -> dict[str, Any]:
         items = [item.as_dict() for item in ledger.uninvoiced]
         total = sum(item["amount"] for item in items)
+        patient_total = sum(item["patient_pays"] for item in items)
         year = txn.now.astimezone(self.clinic.site.tz).year
         series = self.settings.invoice_series
         number = document_number(series, year, take_number(txn.connection, series, year))
         invoice_id = txn.connection.execute(insert(Invoice).values(
             number=number, visit_id=ledger.visit["id"], items=items, total=total,
-            deposits=total - ledger.due, due=ledger.due, issued_at=txn.now, issued_by=actor[:64])
+            deposits=patient_total - ledger.due, due=ledger.due, issued_at=txn.now, issued_by=actor[:64])
             .returning(Invoice.id)).scalar_one()
         self._audit(txn, actor, "invoice.issued", f"invoice:{number}", {
             "visit_id": ledger.visit["id"], "total": total, "due": ledger.due, "items": [i["key"] for i in items]})

@@ -282,7 +282,7 @@ class PortalService:
             exam = visit["exam"] or {}
             services = [self.clinic.service(code) for code in visit["services"]]
             visits.append({
-                "day": visit["day"],
+                "id": visit["id"], "day": visit["day"],
                 "services": [{"name": s.name, "name_en": s.name_en} for s in services if s is not None],
                 "doctor": (exam.get("doctor") or {}).get("name"),
                 "diagnosis": exam.get("diagnosis_text"), "diagnosis_code": exam.get("diagnosis_code"),

@@ -25,7 +25,7 @@ SHEET_NAMES = {
     "by_hour": ("Theo giờ", "By hour"), "heatmap": ("Giờ và thứ", "Hour and weekday"),
     "targets": ("Chuẩn 1313", "1313 targets"), "slowest": ("Lượt khám lâu nhất", "Slowest visits"),
     "estimates": ("Độ chính xác dự kiến", "Estimate accuracy"), "follow_ups": ("Tái khám", "Follow-ups"),
-    "payments": ("Thu tiền", "Payments"),
+    "payments": ("Thu tiền", "Payments"), "insurance": ("BHYT", "Health insurance"),
 }
 
 

@@ -318,7 +318,14 @@ TABLES: dict[str, tuple[Callable[[RangeReport], ReportTable], tuple[str, ...]]] 
     "estimates": (estimates_table, ("service",)),
     "follow_ups": (follow_ups_table, ()),
     "payments": (payments_table, ()),
+    "insurance": (lambda r: _insurance_table(r), ()),
 }
+
+
+def _insurance_table(report: RangeReport) -> ReportTable:
+    from hub.domain.reports.insurance import insurance_table  # imports this module: loaded when first built
+
+    return insurance_table(report)
 
 
 def dims_for(names: list[str]) -> tuple[str, ...]:

@@ -392,7 +392,13 @@ def _instant(text: str) -> datetime:
 @bp.get("/history")
 @patient_page
 def history():  # type: ignore[no-untyped-def]
-    return _render("portal_history.html", visits=portal().history(current_patient()), active="history")
+    visits = portal().history(current_patient())
+    billing = current_hub().billing
+    for visit in visits:
+        # What the visit cost and the patient's own part (BHYT pays the rest): the patient pays only that.
+        bill = billing.bill(visit["id"])
+        visit["money"] = {key: bill[key] for key in ("amount", "insurance_pays", "patient_pays", "due")}
+    return _render("portal_history.html", visits=visits, active="history")
 
 
 @bp.get("/messages")

@@ -62,10 +62,21 @@
       cell(row, itemName(item) + " · " + (L.kinds[item.kind] || item.kind));
       cell(row, vnd(item.unit_price), "num");
       cell(row, vnd(item.amount), "num");
+      cell(row, vnd(item.insurance_pays || 0), "num");
+      cell(row, vnd(item.patient_pays === undefined ? item.amount : item.patient_pays), "num");
       cell(row, item.invoice || "");
       items.appendChild(row);
     });
     $("total").textContent = vnd(data.total);
+    $("insurance-pays").textContent = vnd(data.insurance_pays || 0);
+    $("patient-pays").textContent = vnd(data.patient_pays === undefined ? data.total : data.patient_pays);
+    var cover = data.insurance || { status: "fee_paying" };
+    $("insurance-status").textContent = (L.insurance && L.insurance[cover.status]) || cover.status;
+    $("insurance-status").dataset.status = cover.status;
+    $("insurance-card").textContent = cover.card_code
+      ? cover.card_code + (cover.benefit_level ? " · " + L.level + " " + cover.benefit_level : "") +
+        (cover.route ? " · " + (L.routes[cover.route] || cover.route) : "")
+      : "";
     $("deposits").textContent = vnd(data.deposits);
     $("paid").textContent = vnd(data.paid);
     $("refunded").textContent = vnd(data.refunded);

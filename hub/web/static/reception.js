@@ -145,6 +145,7 @@
     $("issued-number").textContent = ticket.number;
     $("issued-where").textContent = ticket.service_name + (ticket.ahead ? " · " + ticket.ahead + " ↑" : "");
     $("deposit-link").href = "/cashier?visit=" + ticket.visit_id;
+    if (window.ReceptionInsurance) { window.ReceptionInsurance.show(ticket.visit_id); }
     $("issued").scrollIntoView({ block: "nearest" });
   }
 

@@ -1,0 +1,307 @@
+"""Claims: each insured visit of a day as the national claims XML (Decision 130/QĐ-BYT, amended by
+4750/QĐ-BYT): XML1 the summary, XML2 drugs, XML3 services, in the GIAMDINHHS envelope, one file per visit,
+each table validated against the XSD in ./xsd (written for the subset clinicq emits).
+
+A visit that cannot be claimed (bill not settled, no ICD-10 diagnosis, no card code...) stays "draft" with
+the reasons; the insurer's rejection is recorded as "rejected" with its reason; re-exporting after the
+correction writes the file again. Amounts are the ones on the visit's invoice (what the patient paid).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from lxml import etree
+from sqlalchemy import insert, select, update
+
+from hub.db import Database
+from hub.domain.clinical.models import ExamRecord
+from hub.domain.common.clock import Clock
+from hub.domain.common.errors import Invalid, NotFound
+from hub.domain.common.models import AuditEntry
+from hub.domain.insurance.gateway import ELIGIBLE
+from hub.domain.insurance.models import Claim, VisitCoverage
+from hub.domain.insurance.rules import InsuranceRules
+from hub.domain.patients.models import Patient
+from hub.domain.queue.models import Visit
+
+XSD_DIR = Path(__file__).parent / "xsd"
+CLAIM, VC = Claim.__table__, VisitCoverage.__table__
+DRAFT, EXPORTED, REJECTED = "draft", "exported", "rejected"
+# Bảng mã nhóm chi phí (Decision 130): 1 lab test, 2 imaging, 13 exam.
+COST_GROUP = {"lab": 1, "imaging": 2, "exam": 13}
+# MA_DOITUONG_KCB: 1 in route, 2 emergency, 3 out of route (UNSURE: 4750/QĐ-BYT refines these into 1.x/3.x).
+ROUTE_CODE = {"registered_here": "1", "referral": "1", "emergency": "2"}
+SEX_CODE = {"Nam": "1", "Nữ": "2"}
+REASONS = {
+    "no_patient": "Lượt khám không có hồ sơ bệnh nhân / the visit has no patient record",
+    "no_card_code": "Chỉ có số CCCD, chưa có mã thẻ BHYT / only the CCCD number is known, not the card code",
+    "not_settled": "Chưa thanh toán xong / the bill is not settled",
+    "no_diagnosis": "Thiếu mã bệnh chính ICD-10 / no main ICD-10 diagnosis",
+    "nothing_claimed": "Quỹ BHYT không chi trả khoản nào / insurance pays nothing on this visit",
+    "no_card_dates": "Thiếu hạn thẻ từ cổng BHYT / the card's validity dates are unknown",
+}
+
+
+@cache
+def schema(name: str) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(XSD_DIR / f"{name}.xsd")))
+
+
+class ClaimInvalid(Exception):
+    """The XML we built does not pass its XSD: a bug, reported with the schema's words."""
+
+
+def validated(name: str, root: etree._Element) -> bytes:
+    xsd = schema(name)
+    if not xsd.validate(root):
+        raise ClaimInvalid(f"{name}: " + "; ".join(str(error.message) for error in xsd.error_log))
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+
+def _add(parent: etree._Element, tag: str, value: object) -> etree._Element:
+    child = etree.SubElement(parent, tag)
+    child.text = "" if value is None else str(value)
+    return child
+
+
+def _day(value: date) -> str:
+    return value.strftime("%Y%m%d")
+
+
+@dataclass
+class _Visit:
+    id: int
+    day: date
+    started_at: datetime
+    patient: Any | None
+    coverage: Any
+    diagnosis: str | None
+    bill: dict[str, Any]
+
+
+class ClaimService:
+    def __init__(self, db: Database, rules: InsuranceRules, clock: Clock, tz: ZoneInfo,
+                 bill_of: Callable[[int], dict[str, Any]], out_dir: Path) -> None:
+        self.db, self.rules, self.clock, self.tz = db, rules, clock, tz
+        self.bill_of = bill_of
+        self.out_dir = Path(out_dir)
+
+    # ================================================================== export
+    def export_day(self, day: date, *, actor: str) -> dict[str, Any]:
+        """Export every insured visit of `day`; returns the files written and the visits that cannot go."""
+        with self.db.read() as connection:
+            visit_ids = connection.execute(select(VC.c.visit_id).join(Visit, Visit.id == VC.c.visit_id)
+                                           .where(Visit.day == day, VC.c.status == ELIGIBLE)
+                                           .order_by(VC.c.visit_id)).scalars().all()
+        results = [self.export_visit(visit_id, actor=actor) for visit_id in visit_ids]
+        return {"day": day.isoformat(), "exported": [r for r in results if r["state"] == EXPORTED],
+                "unclaimable": [r for r in results if r["state"] != EXPORTED]}
+
+    def export_visit(self, visit_id: int, *, actor: str) -> dict[str, Any]:
+        """Build, validate and write one visit's claim; or record why it cannot be claimed (draft)."""
+        visit = self._gather(visit_id)
+        reasons = self._problems(visit)
+        now = self.clock.now()
+        if reasons:
+            return self._save(visit, DRAFT, "; ".join(REASONS[r] for r in reasons), None, 0, actor, now, reasons)
+        envelope, insurer = self._envelope(visit, now)
+        folder = self.out_dir / visit.day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{self.rules.facility_code}_LK{visit.id:06d}.xml"
+        (folder / name).write_bytes(envelope)
+        return self._save(visit, EXPORTED, None, f"{visit.day.isoformat()}/{name}", insurer, actor, now, [],
+                          count=True)
+
+    def reject(self, visit_id: int, *, reason: str, actor: str) -> dict[str, Any]:
+        """The insurer refused the claim (giám định từ chối): recorded with its reason, to correct and re-export."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise Invalid("reason_required", "Cần lý do từ chối / a rejection needs the insurer's reason")
+        now = self.clock.now()
+        with self.db.write() as connection:
+            row = connection.execute(select(CLAIM).where(CLAIM.c.visit_id == visit_id)).first()
+            if row is None or row.state != EXPORTED:
+                raise NotFound("no_exported_claim", f"visit {visit_id} has no exported claim")
+            connection.execute(update(CLAIM).where(CLAIM.c.id == row.id).values(
+                state=REJECTED, reason=reason.strip()[:300], updated_at=now, updated_by=actor[:64]))
+            connection.execute(insert(AuditEntry).values(at=now, actor=actor[:64], action="insurance.claim_rejected",
+                                                         subject=f"visit:{visit_id}", detail={"reason": reason[:300]}))
+        return self.claim(visit_id)
+
+    # ================================================================== reading
+    def claim(self, visit_id: int) -> dict[str, Any]:
+        with self.db.read() as connection:
+            row = connection.execute(select(CLAIM).where(CLAIM.c.visit_id == visit_id)).first()
+        if row is None:
+            raise NotFound("no_claim", f"visit {visit_id} has no claim yet")
+        return _claim_view(row)
+
+    def claims(self, *, day: date | None = None, state: str | None = None) -> list[dict[str, Any]]:
+        query = select(CLAIM).order_by(CLAIM.c.day.desc(), CLAIM.c.visit_id)
+        if day is not None:
+            query = query.where(CLAIM.c.day == day)
+        if state is not None:
+            if state not in (DRAFT, EXPORTED, REJECTED):
+                raise Invalid("bad_state", "state: draft, exported or rejected")
+            query = query.where(CLAIM.c.state == state)
+        with self.db.read() as connection:
+            return [_claim_view(row) for row in connection.execute(query.limit(2000)).all()]
+
+    def path_of(self, file_name: str) -> Path:
+        path = (self.out_dir / file_name).resolve()
+        if self.out_dir.resolve() not in path.parents or not path.is_file():
+            raise NotFound("no_claim_file", "no such claim file")
+        return path
+
+    # ================================================================== building
+    def _gather(self, visit_id: int) -> _Visit:
+        with self.db.read() as connection:
+            visit = connection.execute(select(Visit.id, Visit.day, Visit.started_at, Visit.patient_id)
+                                       .where(Visit.id == visit_id)).first()
+            if visit is None:
+                raise NotFound("unknown_visit", f"Không có lượt khám {visit_id} / no visit {visit_id}")
+            coverage = connection.execute(select(VC).where(VC.c.visit_id == visit_id)).first()
+            if coverage is None or coverage.status != ELIGIBLE:
+                raise Invalid("not_insured", f"lượt khám {visit_id} không có BHYT / visit {visit_id} is not insured")
+            patient = None
+            if visit.patient_id is not None:
+                patient = connection.execute(select(Patient).where(Patient.id == visit.patient_id)).first()
+            diagnosis = connection.execute(select(ExamRecord.diagnosis_code).where(
+                ExamRecord.visit_id == visit_id, ExamRecord.diagnosis_code.is_not(None))
+                .order_by(ExamRecord.id)).scalar()
+        return _Visit(visit.id, visit.day, visit.started_at, patient, coverage, diagnosis, self.bill_of(visit_id))
+
+    def _problems(self, visit: _Visit) -> list[str]:
+        problems = []
+        if visit.patient is None:
+            problems.append("no_patient")
+        if not visit.coverage.card_code:
+            problems.append("no_card_code")
+        check = visit.coverage.check or {}
+        if not check.get("valid_from") or not check.get("valid_to"):
+            problems.append("no_card_dates")
+        if not visit.bill["settled"]:
+            problems.append("not_settled")
+        if not visit.diagnosis:
+            problems.append("no_diagnosis")
+        if visit.bill["insurance_pays"] <= 0:
+            problems.append("nothing_claimed")
+        return problems
+
+    def _lines(self, visit: _Visit) -> list[dict[str, Any]]:
+        lines = []
+        for item in visit.bill["items"]:
+            price = self.rules.item(item["code"])
+            covered = price is not None and price.covered
+            base = min(price.insurance_price, item["amount"]) if covered and price else 0
+            lines.append({**item, "base": base, "unit_base": base // max(item["quantity"], 1)})
+        return lines
+
+    def _envelope(self, visit: _Visit, now: datetime) -> tuple[bytes, int]:
+        code = f"LK{visit.id:06d}"
+        lines = self._lines(visit)
+        local_now = now.astimezone(self.tz)
+        started = visit.started_at.astimezone(self.tz)
+        total = sum(line["amount"] for line in lines)
+        base = sum(line["base"] for line in lines)
+        insurer = sum(line["insurance_pays"] for line in lines)
+        copay = base - insurer
+        own = total - base
+        patient, coverage, check = visit.patient, visit.coverage, visit.coverage.check or {}
+        share = round(100 * insurer / base) if base else 0
+
+        xml1 = etree.Element("TONG_HOP")
+        born = patient.date_of_birth or date(1900, 1, 1)
+        for tag, value in (
+            ("MA_LK", code), ("STT", 1), ("MA_BN", patient.code), ("HO_TEN", patient.full_name),
+            *((("SO_CCCD", patient.national_id),) if patient.national_id and len(patient.national_id) == 12 else ()),
+            ("NGAY_SINH", born.strftime("%Y%m%d") + "0000"), ("GIOI_TINH", SEX_CODE.get(patient.sex or "", "3")),
+            ("MA_THE_BHYT", coverage.card_code), ("MA_DKBD", check.get("facility_code") or ""),
+            ("GT_THE_TU", check["valid_from"].replace("-", "")), ("GT_THE_DEN", check["valid_to"].replace("-", "")),
+            ("MA_BENH_CHINH", visit.diagnosis), ("MA_DOITUONG_KCB", ROUTE_CODE.get(coverage.route_reason or "", "3")),
+            ("NGAY_VAO", started.strftime("%Y%m%d%H%M")), ("NGAY_RA", local_now.strftime("%Y%m%d%H%M")),
+            ("MA_LOAI_KCB", "01"), ("MUC_HUONG", share), ("T_TONGCHI_BV", total), ("T_TONGCHI_BH", base),
+            ("T_BNTT", own), ("T_BNCCT", copay), ("T_BHTT", insurer), ("MA_CSKCB", self.rules.facility_code),
+            ("NAM_QT", local_now.year), ("THANG_QT", local_now.month)):
+            _add(xml1, tag, value)
+
+        xml2 = etree.Element("CHI_TIET_THUOC")
+        etree.SubElement(xml2, "DSACH_CHI_TIET_THUOC")
+
+        xml3 = etree.Element("CHI_TIET_DVKT")
+        listing = etree.SubElement(xml3, "DSACH_CHI_TIET_DVKT")
+        for number, line in enumerate(lines, start=1):
+            row = etree.SubElement(listing, "CHI_TIET_DVKT")
+            line_share = round(100 * line["insurance_pays"] / line["base"]) if line["base"] else 0
+            for tag, value in (
+                ("MA_LK", code), ("STT", number), ("MA_DICH_VU", line["code"]), ("TEN_DICH_VU", line["name"]),
+                ("MA_NHOM", COST_GROUP.get(line["kind"], 1)), ("SO_LUONG", line["quantity"]),
+                ("DON_GIA_BV", line["unit_price"]), ("DON_GIA_BH", line["unit_base"]),
+                ("TYLE_TT_BH", 100 if line["base"] else 0), ("THANH_TIEN_BV", line["amount"]),
+                ("THANH_TIEN_BH", line["base"]), ("MUC_HUONG", line_share), ("T_BHTT", line["insurance_pays"]),
+                ("T_BNCCT", line["base"] - line["insurance_pays"]), ("T_BNTT", line["amount"] - line["base"]),
+                ("NGAY_YL", started.strftime("%Y%m%d%H%M"))):
+                _add(row, tag, value)
+
+        envelope = etree.Element("GIAMDINHHS")
+        unit = etree.SubElement(envelope, "THONGTINDONVI")
+        _add(unit, "MACSKCB", self.rules.facility_code)
+        info = etree.SubElement(envelope, "THONGTINHOSO")
+        _add(info, "NGAYLAP", _day(local_now.date()))
+        _add(info, "SOLUONGHOSO", 1)
+        record = etree.SubElement(etree.SubElement(info, "DANHSACHHOSO"), "HOSO")
+        for name, root in (("XML1", xml1), ("XML2", xml2), ("XML3", xml3)):
+            part = etree.SubElement(record, "FILEHOSO")
+            _add(part, "LOAIHOSO", name)
+            _add(part, "NOIDUNGFILE", base64.b64encode(validated(name.lower(), root)).decode("ascii"))
+        _add(envelope, "CHUKYDONVI", "")  # the hospital's digital signature goes here when it signs the file
+        return validated("giamdinhhs", envelope), insurer
+
+    def _save(self, visit: _Visit, state: str, reason: str | None, file_name: str | None, insurer: int, actor: str,
+              now: datetime, codes: list[str], *, count: bool = False) -> dict[str, Any]:
+        with self.db.write() as connection:
+            row = connection.execute(select(CLAIM).where(CLAIM.c.visit_id == visit.id)).first()
+            values = {"state": state, "reason": reason[:300] if reason else None, "file_name": file_name,
+                      "insurance_pays": insurer, "updated_at": now, "updated_by": actor[:64]}
+            if row is None:
+                connection.execute(insert(CLAIM).values(visit_id=visit.id, day=visit.day, exports=int(count),
+                                                        **values))
+            else:
+                connection.execute(update(CLAIM).where(CLAIM.c.id == row.id).values(
+                    exports=row.exports + int(count), **values))
+            connection.execute(insert(AuditEntry).values(at=now, actor=actor[:64], action=f"insurance.claim_{state}",
+                                                         subject=f"visit:{visit.id}",
+                                                         detail={"file": file_name, "reasons": codes}))
+        return {**self.claim(visit.id), "reasons": codes}
+
+
+def _claim_view(row: Any) -> dict[str, Any]:
+    return {"visit_id": row.visit_id, "visit_code": f"LK{row.visit_id:06d}", "day": row.day.isoformat(),
+            "state": row.state, "reason": row.reason, "file_name": row.file_name,
+            "insurance_pays": row.insurance_pays, "exports": row.exports, "updated_at": row.updated_at.isoformat(),
+            "updated_by": row.updated_by}
+
+
+def parse_claim(data: bytes) -> dict[str, Any]:
+    """A claim file read back: the envelope checked, then each table decoded and checked (tests, support)."""
+    envelope = etree.fromstring(data)
+    if not schema("giamdinhhs").validate(envelope):
+        raise ClaimInvalid(str(schema("giamdinhhs").error_log))
+    tables: dict[str, Any] = {"facility": envelope.findtext("THONGTINDONVI/MACSKCB")}
+    for part in envelope.iter("FILEHOSO"):
+        name = part.findtext("LOAIHOSO")
+        root = etree.fromstring(base64.b64decode(part.findtext("NOIDUNGFILE") or ""))
+        if not schema(name.lower()).validate(root):
+            raise ClaimInvalid(f"{name}: {schema(name.lower()).error_log}")
+        if name == "XML1":
+            tables[name] = {child.tag: child.text for child in root}
+        else:
+            tables[name] = [{child.tag: child.text for child in row} for row in root[0]]
+    return tables

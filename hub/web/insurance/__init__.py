@@ -1,0 +1,1 @@
+"""Staff pages of health insurance (BHYT): the claims list with export, rejection and re-export."""

@@ -1,0 +1,198 @@
+"""Claims: the day's insured visits as XML 130/QĐ-BYT files validated by our XSD and parsed back, the
+report of visits that cannot be claimed and why, rejection with a reason, re-export after correction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from lxml import etree
+
+from hub.app import create_app
+from hub.config import ClinicConfig
+from hub.core import Hub, build_hub
+from hub.domain.common.clock import VirtualClock
+from hub.domain.insurance.claims import ClaimInvalid, parse_claim, schema, validated
+from tests.conftest import SITE_TZ
+from tests.test_insurance import AN, patient, visit_with_lab
+
+ROLES = ("kiosk", "reception", "cashier", "doctor")
+DAY = date(2026, 11, 23)
+
+
+@pytest.fixture
+def hub(tmp_path: Path, clinic: ClinicConfig) -> Iterator[Hub]:
+    clock = VirtualClock(datetime(2026, 11, 23, 9, 0, tzinfo=SITE_TZ))
+    hub = build_hub(clinic, var_dir=tmp_path, db_url=f"sqlite:///{tmp_path / 'claims.db'}", clock=clock)
+    yield hub
+    hub.close()
+
+
+@pytest.fixture
+def client(hub: Hub) -> FlaskClient:
+    return create_app(hub, testing=True).test_client()
+
+
+@pytest.fixture
+def auth(hub: Hub) -> dict[str, dict[str, str]]:
+    return {role: {"Authorization": f"Bearer {hub.tokens.create(role, f'test-{role}')}"} for role in ROLES}
+
+
+def insured_visit(client: FlaskClient, hub: Hub, auth: dict, *, diagnose: bool = True, pay: bool = True) -> int:
+    visit = visit_with_lab(hub, patient(hub))
+    assert client.post(f"/api/v1/visits/{visit}/insurance", json={"card_code": AN},
+                       headers=auth["reception"]).json["status"] == "eligible"
+    if diagnose:
+        hub.clinical.save_exam(visit, actor="user:bs.minh", diagnosis_code="J06.9", notes="Viêm họng")
+    if pay:
+        due = client.get(f"/api/v1/visits/{visit}/bill", headers=auth["cashier"]).json["due"]
+        paid = client.post(f"/api/v1/visits/{visit}/payments", json={"method": "cash", "amount": due},
+                           headers=auth["cashier"])
+        assert paid.status_code == 201, paid.json
+    return visit
+
+
+def test_day_export_writes_valid_files_parsed_back_and_reports_the_unclaimable(
+        client: FlaskClient, hub: Hub, auth: dict) -> None:
+    good = insured_visit(client, hub, auth)
+    unpaid = insured_visit(client, hub, auth, pay=False)
+    undiagnosed = insured_visit(client, hub, auth, diagnose=False)
+    fee_paying = visit_with_lab(hub)  # no card: not a claim at all
+    report = client.post("/api/v1/insurance/claims/export", json={"day": DAY.isoformat()}, headers=auth["cashier"])
+    assert report.status_code == 200, report.json
+    assert [c["visit_id"] for c in report.json["exported"]] == [good]
+    why = {c["visit_id"]: c["reasons"] for c in report.json["unclaimable"]}
+    assert why == {unpaid: ["not_settled"], undiagnosed: ["no_diagnosis"]}
+    assert fee_paying not in why
+
+    xml = client.get(f"/api/v1/insurance/claims/{good}/file", headers=auth["cashier"])
+    assert xml.status_code == 200 and xml.mimetype == "application/xml"
+    claim = parse_claim(xml.data)
+    summary = claim["XML1"]
+    assert summary["MA_LK"] == f"LK{good:06d}" and summary["MA_THE_BHYT"] == AN
+    assert summary["HO_TEN"] == "Nguyễn Văn An" and summary["MA_BENH_CHINH"] == "J06.9"
+    assert summary["MA_CSKCB"] == "01001" and summary["MA_DOITUONG_KCB"] == "1"
+    assert (summary["GT_THE_TU"], summary["GT_THE_DEN"]) == ("20260101", "20261231")
+    # Exam 150,000 (insured at 42,100) + blood count 90,000 (46,200): a small bill, paid in full on the base.
+    assert (summary["T_TONGCHI_BV"], summary["T_TONGCHI_BH"], summary["T_BHTT"], summary["T_BNCCT"],
+            summary["T_BNTT"]) == ("240000", "88300", "88300", "0", "151700")
+    services = claim["XML3"]
+    assert [(s["MA_DICH_VU"], s["MA_NHOM"], s["T_BHTT"], s["T_BNTT"]) for s in services] == [
+        ("kham-noi", "13", "42100", "107900"), ("xn-ctm", "1", "46200", "43800")]
+    assert claim["XML2"] == []
+    listed = client.get("/api/v1/insurance/claims?day=2026-11-23", headers=auth["cashier"]).json["claims"]
+    assert {c["visit_id"]: c["state"] for c in listed} == {good: "exported", unpaid: "draft", undiagnosed: "draft"}
+    assert "ICD-10" in next(c for c in listed if c["visit_id"] == undiagnosed)["reason"]
+
+
+def test_rejected_then_corrected_and_exported_again(client: FlaskClient, hub: Hub, auth: dict) -> None:
+    visit = insured_visit(client, hub, auth)
+    client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"])
+    assert client.post(f"/api/v1/insurance/claims/{visit}/reject", json={"reason": ""},
+                       headers=auth["cashier"]).status_code == 422
+    rejected = client.post(f"/api/v1/insurance/claims/{visit}/reject",
+                           json={"reason": "Sai mã bệnh chính"}, headers=auth["cashier"])
+    assert rejected.json["state"] == "rejected" and rejected.json["reason"] == "Sai mã bệnh chính"
+    assert [c["visit_id"] for c in client.get("/api/v1/insurance/claims?state=rejected",
+                                               headers=auth["cashier"]).json["claims"]] == [visit]
+    hub.clinical.save_exam(visit, actor="user:bs.minh", diagnosis_code="J02.9")
+    again = client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"]).json
+    assert again["state"] == "exported" and again["exports"] == 2 and again["reason"] is None
+    parsed = parse_claim(client.get(f"/api/v1/insurance/claims/{visit}/file", headers=auth["cashier"]).data)
+    assert parsed["XML1"]["MA_BENH_CHINH"] == "J02.9"
+
+
+def test_claims_need_the_cashier_and_bad_input_is_4xx(client: FlaskClient, hub: Hub, auth: dict) -> None:
+    assert client.get("/api/v1/insurance/claims", headers=auth["doctor"]).status_code == 403
+    assert client.get("/api/v1/insurance/claims?day=23/11", headers=auth["cashier"]).status_code == 422
+    assert client.get("/api/v1/insurance/claims?state=paid", headers=auth["cashier"]).status_code == 422
+    assert client.post("/api/v1/insurance/claims/export", json={"visit_id": visit_with_lab(hub)},
+                       headers=auth["cashier"]).status_code == 422  # not insured
+    assert client.get("/api/v1/insurance/claims/99999/file", headers=auth["cashier"]).status_code == 404
+
+
+def test_the_xsd_refuses_what_the_layout_forbids() -> None:
+    bad = etree.fromstring(b"<TONG_HOP><MA_LK>LK1</MA_LK><STT>0</STT></TONG_HOP>")
+    with pytest.raises(ClaimInvalid, match="xml1"):
+        validated("xml1", bad)
+    assert not schema("giamdinhhs").validate(etree.fromstring(b"<GIAMDINHHS/>"))
+
+
+def test_figures_give_the_insured_share_amounts_by_payer_and_refusals(
+        client: FlaskClient, hub: Hub, auth: dict) -> None:
+    insured_visit(client, hub, auth)
+    refused = visit_with_lab(hub)
+    client.post(f"/api/v1/visits/{refused}/insurance", json={"card_code": "GD4010444555666"}, headers=auth["kiosk"])
+    visit_with_lab(hub)  # fee-paying
+    figures = client.get("/api/v1/insurance/figures?from=2026-11-23&to=2026-11-23", headers=auth["cashier"]).json
+    assert figures["visits"] == 3
+    assert figures["by_status"] == {"eligible": 1, "unchecked": 0, "refused": 1, "fee_paying": 1}
+    assert figures["insured_share_percent"] == 33.3
+    assert figures["amounts_by_payer"] == {"insurance": 88_300, "patients": 3 * 240_000 - 88_300,
+                                           "total": 3 * 240_000}
+    assert figures["refusals_by_reason"] == {"expired": 1}
+    assert client.get("/api/v1/insurance/figures?from=2026-11-23&to=2026-11-01",
+                      headers=auth["cashier"]).status_code == 422
+
+
+def test_the_demo_draws_insured_and_fee_paying_patients(hub: Hub) -> None:
+    import time
+
+    from hub.domain.insurance.demo import install_demo_payers
+
+    install_demo_payers(hub.bus, hub.insurance, {"kham-noi"}, share=0.7, seed=7)  # type: ignore[arg-type]
+    visits = [hub.queue.issue("kham-noi")["visit_id"] for _ in range(30)]
+    lab = hub.queue.issue("xet-nghiem")["visit_id"]  # not an exam: no payer drawn
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(hub.insurance.visit_coverage(v)["recorded"] for v in visits):
+        time.sleep(0.05)
+    statuses = [hub.insurance.visit_coverage(v)["status"] for v in visits]  # type: ignore[union-attr]
+    assert 10 <= sum(s != "fee_paying" for s in statuses) <= 29 and "fee_paying" in statuses
+    assert "eligible" in statuses
+    assert hub.insurance.visit_coverage(lab)["recorded"] is False  # type: ignore[union-attr]
+
+
+def test_the_whole_path_on_postgresql(tmp_path: Path, clinic: ClinicConfig, pg_url: str) -> None:
+    """Coverage, split, payment, claim and override on PostgreSQL (a column named "check", JSON, BigInteger)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    clock = VirtualClock(datetime(2026, 11, 23, 9, 0, tzinfo=SITE_TZ))
+    pg_hub = build_hub(clinic, var_dir=tmp_path, db_url=pg_url, clock=clock)
+    try:
+        pg_client = create_app(pg_hub, testing=True).test_client()
+        roles = {role: {"Authorization": f"Bearer {pg_hub.tokens.create(role, f't-{role}')}"} for role in ROLES}
+        visit = insured_visit(pg_client, pg_hub, roles)
+        exported = pg_client.post("/api/v1/insurance/claims/export", json={"visit_id": visit},
+                                  headers=roles["cashier"]).json
+        assert exported["state"] == "exported" and exported["insurance_pays"] == 88_300
+        who = pg_hub.insurance.visit_coverage(visit)  # type: ignore[union-attr]
+        assert who["check"]["holder_name"] == "Nguyễn Văn An"
+        with pg_hub.db.read() as connection:
+            patient_id = connection.execute(text("SELECT patient_id FROM visits WHERE id = :v"), {"v": visit}).scalar()
+        history = pg_hub.insurance.coverages(patient_id)  # type: ignore[union-attr]
+        assert [(c["card_code"], c["source"], c["current"]) for c in history] == [(AN, "gateway", True)]
+    finally:
+        pg_hub.close()
+
+
+def test_the_report_table_counts_payers_and_invoiced_money(client: FlaskClient, hub: Hub, auth: dict) -> None:
+    from hub.domain.reports.service import Period, ReportService
+    from hub.domain.reports.tables import build
+
+    insured_visit(client, hub, auth)
+    refused = visit_with_lab(hub)
+    client.post(f"/api/v1/visits/{refused}/insurance", json={"card_code": "GD4010444555666"}, headers=auth["kiosk"])
+    visit_with_lab(hub)
+    report = ReportService(hub.db, hub.config, hub.clock).report(Period(DAY, DAY, "day"), ())
+    table = build(report, "insurance")
+    assert table.rows == [{"day": "2026-11-23", "day_en": "2026-11-23", "eligible": 1, "unchecked": 0, "refused": 1,
+                           "fee_paying": 1, "visits": 3, "insurance": 88_300, "patients": 151_700,
+                           "insured_share": 33.3}]
+    assert table.total["visits"] == 3  # type: ignore[index]
