@@ -30,9 +30,6 @@ _RECENT_PRIORITY_ARRIVALS = select(T.c.priority, func.count(), func.min(T.c.issu
 _RECENT_CALLS_BY_SERVICE = select(T.c.service_id, func.count()).select_from(TT.join(T, T.c.id == TT.c.ticket_id)).where(
     TT.c.counter_id == bindparam("b_counter"), TT.c.at >= bindparam("b_since"), TT.c.to_status == p.CALLED,
     TT.c.from_status == p.WAITING).group_by(T.c.service_id)
-_WAITING_BY_SERVICE = select(T.c.service_id, func.count()).where(
-    T.c.service_id.in_(bindparam("b_services", expanding=True)), T.c.day == bindparam("b_day"),
-    T.c.status == p.WAITING).group_by(T.c.service_id)
 
 
 class QueueForecasts(QueueCore):
@@ -85,8 +82,8 @@ class QueueForecasts(QueueCore):
         if not needed:
             return {}
         day = local_day(now, self.tz)
-        waiting = dict(connection.execute(_WAITING_BY_SERVICE, {
-            "b_services": [self._service_ids[s] for s in needed], "b_day": day}).all())
+        # From the line index: a COUNT per service here read every waiting ticket of those services.
+        waiting = {self._service_ids[s]: self.waiting_count(connection, self._service_ids[s], day) for s in needed}
         out = {}
         for code, services in earlier.items():
             work = 0.0
