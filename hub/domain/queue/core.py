@@ -89,6 +89,8 @@ class QueueCore:
         # Waiting lines in memory (counts and places in O(log n)); the lines each open write transaction
         # read, by id of its connection: dropped if it rolls back (it may have seen its own changes).
         self.lines = LineIndex()
+        # Per service, the last forecast whose played-forward calls the next ones may share (estimates).
+        self._schedules: dict[str, Any] = {}
         self._lines_read: dict[int, set[tuple[int, date]]] = {}
     def _index(self, clinic: ClinicConfig) -> None:
         """Index the structure once (a big hospital has hundreds of counters); again only when it changes.
