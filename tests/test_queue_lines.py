@@ -188,3 +188,25 @@ def test_a_line_is_loaded_once_then_followed(tmp_path: Path, clinic) -> None:  #
     assert second.services_overview(["tiep-don"])[0]["waiting"] == 65 - 2  # the second "next" at q1 and q2 recalls
     db.dispose()
 
+
+
+def test_shared_schedules_give_the_estimates_a_fresh_forecast_gives(tmp_path: Path, clinic) -> None:  # type: ignore[no-untyped-def]
+    """Estimates from a forecast that reuses the last one's played-forward calls equal those played afresh."""
+    db = Database(f"sqlite:///{tmp_path / 'est.db'}")
+    migrate.upgrade(db)
+    clock = VirtualClock(datetime(2026, 11, 23, 9, 0, tzinfo=SITE_TZ))
+    queue = QueueService(db, clinic, RecordingBus(), clock)
+    queue.sync_config()
+    queue.open_counter("q1", actor="test")
+    issued = []
+    for index in range(60):
+        issued.append(queue.issue("tiep-don", priority="elderly" if index % 7 == 0 else "normal"))
+        clock.advance(0.01)
+    queue.call_next("q1", actor="test")  # the counters change: a new schedule
+    for ticket in issued[1:]:
+        shared = queue.get_ticket(ticket["id"])
+        queue._schedules.clear()
+        fresh = queue.get_ticket(ticket["id"])
+        assert shared["estimate"] == fresh["estimate"] and shared["ahead"] == fresh["ahead"]
+    assert issued[-1]["estimate"]["p50_minutes"] > issued[1]["estimate"]["p50_minutes"]
+    db.dispose()
