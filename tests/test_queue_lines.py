@@ -210,3 +210,21 @@ def test_shared_schedules_give_the_estimates_a_fresh_forecast_gives(tmp_path: Pa
         assert shared["estimate"] == fresh["estimate"] and shared["ahead"] == fresh["ahead"]
     assert issued[-1]["estimate"]["p50_minutes"] > issued[1]["estimate"]["p50_minutes"]
     db.dispose()
+
+
+def test_the_log_of_old_days_is_pruned(tmp_path: Path, clinic) -> None:  # type: ignore[no-untyped-def]
+    from hub.domain.queue.lines import LINE_CHANGES
+
+    db = Database(f"sqlite:///{tmp_path / 'prune.db'}")
+    migrate.upgrade(db)
+    clock = VirtualClock(START)
+    queue = QueueService(db, clinic, RecordingBus(), clock)
+    queue.sync_config()
+    queue.issue("tiep-don")
+    clock.advance(3 * 86400)  # three days later
+    fresh = QueueService(db, clinic, RecordingBus(), clock)
+    assert fresh.issue("tiep-don")["ahead"] == 0
+    with db.read() as connection:
+        days = set(connection.execute(select(LINE_CHANGES.c.day)).scalars())
+    assert days == {local_day(clock.now(), SITE_TZ)}
+    db.dispose()

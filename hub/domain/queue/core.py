@@ -92,6 +92,7 @@ class QueueCore:
         # Per service, the last forecast whose played-forward calls the next ones may share (estimates).
         self._schedules: dict[str, Any] = {}
         self._lines_read: dict[int, set[tuple[int, date]]] = {}
+        self._log_pruned_on: date | None = None
     def _index(self, clinic: ClinicConfig) -> None:
         """Index the structure once (a big hospital has hundreds of counters); again only when it changes.
 
@@ -241,6 +242,9 @@ class QueueCore:
         read = self._lines_read.get(id(connection))
         if read is not None:
             read.add((service_id, day))
+            if self._log_pruned_on != day and day == self.today():
+                self._log_pruned_on = day  # once a day per process, in a write transaction
+                self.lines.prune(connection, day)
         return self.lines.line(connection, service_id, day)
     def _count_ahead(self, connection: Connection, service_id: int, day: date, key: int, ticket_id: int | None) -> int:
         line = self._line(connection, service_id, day)

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from sortedcontainers import SortedList
-from sqlalchemy import BigInteger, Boolean, Column, Connection, Date, Integer, Table, bindparam, select
+from sqlalchemy import BigInteger, Boolean, Column, Connection, Date, Integer, Table, bindparam, delete, select
 
 from hub import protocol as p
 from hub.db_fast import execute as fast
@@ -126,6 +126,18 @@ class LineIndex:
                 line = current
         self.loads += 1
         return line
+
+    def prune(self, connection: Connection, today: date) -> None:
+        """Delete the log of days before yesterday (in the caller's write transaction), and their lines.
+
+        Nobody follows those lines any more: a ticket left waiting on an old day is counted by loading
+        its line afresh from the tickets table, which needs no log.
+        """
+        cutoff = today - timedelta(days=1)
+        connection.execute(delete(LINE_CHANGES).where(LINE_CHANGES.c.day < cutoff))
+        with self._lock:
+            for key in [key for key in self._lines if key[1] < cutoff]:
+                del self._lines[key]
 
     def forget(self, keys: set[tuple[int, date]] | None = None) -> None:
         """Drop lines (all when `keys` is None): a rolled-back transaction may have shown them its changes."""
