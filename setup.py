@@ -44,6 +44,7 @@ setup(
         "pyserial>=3.5,<4",
         "pyusb>=1.2,<2",
         "openpyxl>=3.1,<4",
+        "sortedcontainers>=2.4,<3",
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1,<4"],
