@@ -45,6 +45,7 @@ setup(
         "pyusb>=1.2,<2",
         "openpyxl>=3.1,<4",
         "lxml>=5,<7",  # BHYT claims XML validated against its XSD
+        "sortedcontainers>=2.4,<3",
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1,<4"],

@@ -8,7 +8,9 @@ do the same job.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,11 +46,15 @@ class Database:
             # checked out (simulations run hundreds of thousands of short transactions on it).
             self._memory_lock = threading.RLock() if in_memory else None
             self._memory_connection: Connection | None = None
+            # Group commit (see `_GroupCommit`); CLINICQ_GROUP_COMMIT=0 turns it off (for comparisons).
+            enabled = os.environ.get("CLINICQ_GROUP_COMMIT", "1") not in ("0", "false", "off")
+            self._group = _GroupCommit(self.engine) if enabled and not in_memory else None
         else:
             self.engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size,
                                         pool_pre_ping=True)
             self._memory_lock = None
             self._memory_connection = None
+            self._group = None
 
     @staticmethod
     def _install_sqlite_hooks(engine: Engine, in_memory: bool) -> None:
@@ -78,6 +84,10 @@ class Database:
             with self._memory_lock, self._shared_connection().begin():
                 yield self._shared_connection()
             return
+        if self._group is not None:
+            with self._group.write() as connection:
+                yield connection
+            return
         with self.engine.connect() as connection:
             connection.execution_options(clinicq_write=True)
             with connection.begin():
@@ -106,10 +116,103 @@ class Database:
         return self.engine.dialect.name
 
     def dispose(self) -> None:
+        if self._group is not None:
+            self._group.close()
         if self._memory_connection is not None:
             self._memory_connection.close()
             self._memory_connection = None
         self.engine.dispose()
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """SQLite write transactions that share one COMMIT, hence one fsync (group commit).
+
+    With synchronous=FULL each COMMIT waits for the disk: one fsync per ticket caps a hub at the disk's
+    fsync rate, and while a gevent process waits in it nothing else runs. Here the writers of one
+    process take turns on one connection; each runs inside a SAVEPOINT of a transaction that stays open
+    while writers keep coming: the first writer of a batch (its leader) lets the greenlets that are ready
+    run their writes into the same transaction, then commits once for all. Nobody returns from `write()`
+    before that COMMIT is durable, so a reply still means "on disk"; a writer whose own work fails
+    rolls back to its savepoint only, and if the COMMIT fails every member of the batch gets the error.
+    The turns are a lock taken in arrival order (gevent's lock under the hub), and the write lock of the
+    file is held only by this one connection: no greenlet sits in BEGIN IMMEDIATE's busy wait behind
+    another greenlet of the same process.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.lock = threading.Lock()
+        self.connection: Connection | None = None
+        self.root = None  # the batch's open transaction
+        self.batch: _Batch | None = None
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        self.lock.acquire()
+        leader = False
+        try:
+            if self.connection is None:
+                self.connection = self.engine.connect()
+                self.connection.execution_options(clinicq_write=True)
+            if self.root is None:
+                self.root = self.connection.begin()
+                self.batch = _Batch()
+                leader = True
+        except BaseException:
+            self.lock.release()
+            raise
+        batch = self.batch
+        assert batch is not None
+        savepoint = self.connection.begin_nested()
+        error: BaseException | None = None
+        try:
+            yield self.connection
+            savepoint.commit()
+        except BaseException as exc:  # this writer's work only: back to its savepoint
+            error = exc
+            try:
+                if savepoint.is_active:
+                    savepoint.rollback()
+            except BaseException as rollback_error:  # the connection is broken: the batch fails
+                batch.error = rollback_error
+        finally:
+            self.lock.release()
+        if leader:
+            time.sleep(0)  # the writers ready to run join this batch now (a greenlet switch under gevent)
+            with self.lock:
+                try:
+                    if batch.error is None:
+                        self.root.commit()
+                    else:
+                        self.root.rollback()
+                except BaseException as exc:
+                    batch.error = exc
+                    try:
+                        self.root.rollback()
+                    except Exception:
+                        self.connection.invalidate()
+                        self.connection = None
+                finally:
+                    self.root, self.batch = None, None
+            batch.done.set()
+        elif error is None:
+            batch.done.wait()
+        if error is not None:
+            raise error
+        if batch.error is not None:
+            raise RuntimeError("the group commit failed: this write was not saved") from batch.error
+
+    def close(self) -> None:
+        with self.lock:
+            if self.connection is not None:
+                self.connection.close()
+                self.connection = None
 
 
 def upsert(connection: Connection, table, values: dict, keys: list[str], update: dict):  # type: ignore[no-untyped-def]

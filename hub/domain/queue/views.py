@@ -8,7 +8,7 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 
 from hub import protocol as p
 from hub.db_fast import execute as fast
@@ -25,6 +25,12 @@ _COUNTER_WITH_TICKET = select(
     T.c.served_at.label("t_served_at"), T.c.service_id.label("t_service_id"), T.c.priority.label("t_priority"),
     T.c.call_count.label("t_call_count"),
 ).select_from(C.outerjoin(T, T.c.id == C.c.current_ticket_id)).where(C.c.id == bindparam("b_counter"))
+
+
+_ACTIVE_BY_STATUS = select(T.c.status, func.count()).where(
+    T.c.service_id == bindparam("b_service"), T.c.day == bindparam("b_day"),
+    or_(T.c.status == p.CALLED, T.c.status == p.SERVING, T.c.status == p.ON_HOLD)).group_by(T.c.status)
+_LAST_SEQ = select(func.max(T.c.seq)).where(T.c.service_id == bindparam("b_service"), T.c.day == bindparam("b_day"))
 
 
 class QueueViews(QueueForecasts):
@@ -128,15 +134,18 @@ class QueueViews(QueueForecasts):
         now = self.clock.now()
         day = local_day(now, self.tz)
         with self.db.read() as connection:
-            counts = connection.execute(
-                select(T.c.service_id, T.c.status, func.count()).where(
-                    T.c.day == day, T.c.status.in_((p.WAITING, p.CALLED, p.SERVING, p.ON_HOLD)))
-                .group_by(T.c.service_id, T.c.status)).all()
-            last = dict(connection.execute(
-                select(T.c.service_id, func.max(T.c.seq)).where(T.c.day == day).group_by(T.c.service_id)).all())
+            # Per service, through indexes only: the waiting count from the line index, the few called
+            # or served tickets by an index range, the last number by the (service, day, seq) key. A
+            # GROUP BY over the day's tickets read every waiting ticket on each refresh.
             by_service: dict[int, dict[str, int]] = {}
-            for service_id, status, count in counts:
-                by_service.setdefault(service_id, {})[status] = count
+            last: dict[int, int | None] = {}
+            for cfg in wanted:
+                service_id = self._service_ids[cfg.code]
+                where = {"b_service": service_id, "b_day": day}
+                figures = dict(fast(connection, _ACTIVE_BY_STATUS, where).all())
+                figures[p.WAITING] = self.waiting_count(connection, service_id, day)
+                by_service[service_id] = figures
+                last[service_id] = fast(connection, _LAST_SEQ, where).scalar()
             out = []
             for cfg in wanted:
                 service_id = self._service_ids[cfg.code]

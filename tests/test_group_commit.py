@@ -1,0 +1,71 @@
+"""Group commit on SQLite (hub/db.py `_GroupCommit`): writers share COMMITs, each keeps its own fate.
+
+Real SQLite file, real threads (the hub's greenlets behave the same way through the same locks).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, text
+
+from hub.db import Database
+
+
+def _table(db: Database) -> None:
+    with db.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, writer INTEGER UNIQUE)"))
+
+
+def test_writers_share_commits_and_a_failure_stays_its_own(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'g.db'}")
+    _table(db)
+    commits = []
+    event.listen(db.engine, "commit", lambda connection: commits.append(1))
+    gate = threading.Barrier(20)
+    errors: list[BaseException] = []
+
+    def writer(index: int) -> None:
+        gate.wait()
+        try:
+            with db.write() as connection:
+                connection.execute(text("INSERT INTO t (writer) VALUES (:w)"), {"w": index})
+                if index == 7:
+                    raise ValueError("this writer fails after its insert")
+        except ValueError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with db.read() as connection:
+        saved = sorted(connection.execute(text("SELECT writer FROM t")).scalars())
+    assert saved == [i for i in range(20) if i != 7]
+    assert len(errors) == 1
+    assert 1 <= len(commits) <= 20
+    db.dispose()
+
+
+def test_a_returned_write_is_on_disk(tmp_path: Path) -> None:
+    """What `write()` returned from is visible to another process at once (it was committed)."""
+    path = tmp_path / "d.db"
+    db = Database(f"sqlite:///{path}")
+    _table(db)
+    with db.write() as connection:
+        connection.execute(text("INSERT INTO t (writer) VALUES (1)"))
+    seen = subprocess.run([sys.executable, "-c", f"import sqlite3; print(sqlite3.connect({str(path)!r})"
+                                                 ".execute('select count(*) from t').fetchone()[0])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert seen == "1"
+    with pytest.raises(RuntimeError), db.write() as connection:
+        connection.execute(text("INSERT INTO t (writer) VALUES (2)"))
+        raise RuntimeError("rolled back")
+    with db.read() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
+    db.dispose()
