@@ -63,7 +63,8 @@ def test_parallel_lines_overlap_their_waits() -> None:
     a = Station("x-quang", 30, 5, kind="imaging", parallel=True)
     b = Station("sieu-am", 30, 10, kind="imaging", parallel=True)
     together = plan([a, b])
-    one_by_one = expected_return([Station("x-quang", 30, 5, kind="imaging"), Station("sieu-am", 30, 10, kind="imaging")])[0]
+    one_by_one = expected_return([Station("x-quang", 30, 5, kind="imaging"),
+                                  Station("sieu-am", 30, 10, kind="imaging")])[0]
     assert all(step.parallel for step in together.steps)
     assert {step.issue_at_minutes for step in together.steps} == {together.steps[0].issue_at_minutes}  # issued at once
     assert together.expected_return_minutes < one_by_one - 20
@@ -75,7 +76,8 @@ def test_a_sudden_line_before_the_patient_gets_there_replans() -> None:
     route = plan([xray, echo])
     assert route.order == ["x-quang", "sieu-am"]
     # A coach arrives at X-ray: 60 minutes now, clearing within the hour; the ultrasound line is empty.
-    surged = [Station("x-quang", 60, 5, kind="imaging", wait_profile=((45, 5),)), Station("sieu-am", 0, 10, kind="imaging")]
+    surged = [Station("x-quang", 60, 5, kind="imaging", wait_profile=((45, 5),)),
+              Station("sieu-am", 0, 10, kind="imaging")]
     fresh = replan(route, surged)
     assert fresh is not None and fresh.order == ["sieu-am", "x-quang"]
     # A small change keeps the slip as printed.

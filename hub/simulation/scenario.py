@@ -194,6 +194,11 @@ class Flow(_Strict):
     reception_share: Share = 1.0
     lab_share: Share = 0.0
     lab_services: dict[str, Annotated[float, Field(gt=0)]] = {}  # weights
+    # After the first test, the chance of each further one (another of lab_services, in the order written).
+    extra_test_share: Share = 0.0
+    # Minutes from the end of a test until its result is ready; the patient goes back to the doctor only
+    # when every result is (a lab run, a radiologist's report). Default: at once.
+    result_minutes: dict[str, Annotated[float, Field(ge=0, le=600)]] = {}
     cashier: str | None = None
     cashier_share: Share = 0.0
     pharmacy: str | None = None
@@ -302,6 +307,8 @@ def cross_check(scenario: Scenario, clinic: ClinicConfig) -> list[str]:
     service("flow.pharmacy", scenario.flow.pharmacy)
     for code in scenario.flow.lab_services:
         service(f"flow.lab_services.{code}", code)
+    for code in scenario.flow.result_minutes:
+        service(f"flow.result_minutes.{code}", code)
     mixes = [("patients.priority_mix", scenario.patients.priority_mix)] + [
         (f"patients.priority_mix_by_service.{code}", mix)
         for code, mix in scenario.patients.priority_mix_by_service.items()]
