@@ -129,6 +129,10 @@ class EstimateSettings(_Strict):
     history_minutes: float = Field(60, gt=0, le=600)
     expected_break_minutes: float = Field(10, ge=0, le=240)
     p90_scale: float = Field(1.0, gt=0, le=5)
+    # Learn the P90's width online from observed waits, per service (hub/domain/queue/calibration.py).
+    p90_calibration: bool = True
+    p90_target: float = Field(0.9, ge=0.5, le=0.99)  # share of waits the P90 should cover
+    calibration_rate: float = Field(0.25, gt=0, le=0.5)
 
 
 class AnnounceSettings(_Strict):

@@ -205,6 +205,11 @@ class Simulation:
                 while moment < slot_end:
                     self._at(moment, self._arrive, self._new_visit(service))
                     moment += self.arrival_rng.expovariate(expected / 60)
+        for coach in self.scenario.arrivals.coaches:  # drawn after the hourly arrivals: those stay the same
+            at = clock_minutes(coach.at)
+            for _ in range(coach.patients):
+                moment = at + self.arrival_rng.uniform(0, coach.within_minutes)
+                self._at(moment, self._arrive, self._new_visit(coach.service))
 
     def _new_visit(self, exam: str) -> Visit:
         rng, flow, patients = self.patient_rng, self.scenario.flow, self.scenario.patients

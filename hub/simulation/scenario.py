@@ -112,6 +112,21 @@ class InlineClinic(_Strict):
         return _check_spans(value) or []
 
 
+class Coach(_Strict):
+    """A group arriving together (a coach from a factory health check, a commune's elderly)."""
+
+    at: str
+    service: str
+    patients: int = Field(ge=1, le=2000)
+    within_minutes: float = Field(10.0, gt=0, le=120)  # they step off and reach the kiosks over this time
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        clock_minutes(value)
+        return value
+
+
 class Arrivals(_Strict):
     """Patients arriving per hour, for each service they come for (their first exam)."""
 
@@ -119,6 +134,7 @@ class Arrivals(_Strict):
     # The shape of the day (relative weights per hour slot) for services given as a daily total.
     curve: list[Annotated[float, Field(ge=0)]] | None = None
     services: dict[str, float | list[Annotated[float, Field(ge=0)]]] = Field(min_length=1)
+    coaches: list[Coach] = []
 
     @field_validator("start")
     @classmethod
@@ -298,6 +314,8 @@ def cross_check(scenario: Scenario, clinic: ClinicConfig) -> list[str]:
 
     for code in scenario.arrivals.services:
         service(f"arrivals.services.{code}", code)
+    for index, coach in enumerate(scenario.arrivals.coaches):
+        service(f"arrivals.coaches[{index}].service", coach.service)
     for code in scenario.service_times:
         service(f"service_times.{code}", code)
     for code in scenario.patients.priority_mix_by_service:
@@ -326,6 +344,7 @@ def cross_check(scenario: Scenario, clinic: ClinicConfig) -> list[str]:
         if clinic.counter(code) is None:
             problems.append(f"staff.counters.{code}: unknown counter (expected one of {counters})")
     used = set(scenario.arrivals.services) | set(scenario.flow.lab_services)
+    used |= {coach.service for coach in scenario.arrivals.coaches}
     used |= {s for s in (scenario.flow.reception, scenario.flow.cashier, scenario.flow.pharmacy) if s}
     for code in sorted(used):
         if clinic.service(code) and not any(code in c.services for c in clinic.counters):
