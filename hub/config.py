@@ -297,6 +297,20 @@ class PaymentSettings(_Strict):
     provider_timeout_s: float = Field(30, gt=0, le=300)
 
 
+class AdvisorThresholds(_Strict):
+    p90_minutes: float | None = Field(None, gt=0, le=600)
+    idle_minutes: float | None = Field(None, gt=0, le=600)
+
+
+class AdvisorSettings(_Strict):
+    """[advisor]: when the ops page advises opening a counter, flags an idle one, proposes a free room."""
+
+    p90_minutes: float = Field(45, gt=0, le=600)  # a new ticket's predicted P90 at or above this
+    idle_minutes: float = Field(10, gt=0, le=600)  # an open counter that has called no one for this long
+    free_minutes: float = Field(5, gt=0, le=120)  # a room whose own line's P90 is below this is free
+    services: dict[Code, AdvisorThresholds] = {}  # per service, e.g. { tiep-don = { p90_minutes = 30 } }
+
+
 class ReportSettings(_Strict):
     """[reports]: the Ministry of Health's outpatient visit-time targets and the operations alerts.
 
@@ -374,6 +388,7 @@ class ClinicConfig(_Strict):
     notifications: NotificationSettings = NotificationSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     reports: ReportSettings = ReportSettings()
+    advisor: AdvisorSettings = AdvisorSettings()
     follow_ups: FollowUpSettings = FollowUpSettings()
     holidays: list[Holiday] = []
 
