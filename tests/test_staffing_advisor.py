@@ -60,6 +60,14 @@ def test_the_advice_clears_when_the_line_is_short() -> None:
     assert fired == [] and cleared == ["open:tiep-don"]
 
 
+def test_no_counter_advice_while_nobody_works_or_nobody_comes() -> None:
+    # At night the wait is the closed hours: the "no counter open" alert says so, not the advisor.
+    night = advisor.predict("kham", "Khám", "exam", 0, 0.0, lambda k: Estimate(370 + k, 375 + k), open_counters=0)
+    empty = advisor.predict("kham", "Khám", "exam", 0, 0.0, lambda k: Estimate(370 + k, 375 + k), open_counters=1)
+    assert advisor.advise(NOW, [night], [], thresholds, SITE_TZ) == []
+    assert advisor.advise(NOW, [empty], [], thresholds, SITE_TZ) == []
+
+
 def test_an_idle_open_counter_is_flagged_after_the_threshold_only() -> None:
     outlook = advisor.predict("thu-ngan", "Thu ngân", "cashier", 3, 0.0, line(2))
     idle = advisor.CounterState("q5", "Quầy 5", ("thu-ngan",), "open", busy=False, last_call_minutes_ago=12.4)

@@ -53,6 +53,7 @@ class ServiceOutlook:
     arrivals_per_minute: float
     # (minutes from now, estimate for a ticket taken then); None where no counter will serve it
     predictions: tuple[tuple[int, Estimate | None], ...]
+    open_counters: int = 1  # open or paused now; with none, the wait is the closed hours, not staffing
 
     def as_dict(self, now: datetime) -> dict[str, object]:
         return {"service": self.code, "name": self.name, "waiting": self.waiting,
@@ -79,7 +80,7 @@ class Advice:
 
 def predict(code: str, name: str, kind: str, waiting: int, arrivals_per_minute: float,
             for_position: Callable[[float], Estimate | None], horizon: int = HORIZON_MINUTES,
-            step: int = STEP_MINUTES) -> ServiceOutlook:
+            step: int = STEP_MINUTES, open_counters: int = 1) -> ServiceOutlook:
     """P50/P90 of a ticket taken at now, now + step, ... now + horizon, from the forward model.
 
     `for_position(k)` is the estimate (minutes from now) for the ticket with k tickets ahead now; a
@@ -92,7 +93,7 @@ def predict(code: str, name: str, kind: str, waiting: int, arrivals_per_minute: 
         if estimate is not None:
             estimate = Estimate(max(estimate.p50_minutes - minutes, 0.0), max(estimate.p90_minutes - minutes, 0.0))
         out.append((minutes, estimate))
-    return ServiceOutlook(code, name, kind, waiting, arrivals_per_minute, tuple(out))
+    return ServiceOutlook(code, name, kind, waiting, arrivals_per_minute, tuple(out), open_counters)
 
 
 def advise(now: datetime, outlooks: Sequence[ServiceOutlook], counters: Sequence[CounterState],
@@ -105,6 +106,9 @@ def advise(now: datetime, outlooks: Sequence[ServiceOutlook], counters: Sequence
         return (at.astimezone(tz) if tz else at).strftime("%H:%M")  # type: ignore[arg-type]
 
     for outlook in outlooks:
+        if not outlook.open_counters or not (outlook.waiting or outlook.arrivals_per_minute):
+            # Nobody at work (night, lunch: the "no counter open" alert's business) or nobody coming.
+            continue
         limit = thresholds(outlook.code).p90_minutes
         reached = next(((m, e) for m, e in outlook.predictions if e is not None and e.p90_minutes >= limit), None)
         if reached is None:

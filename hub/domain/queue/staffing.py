@@ -63,12 +63,15 @@ class QueueStaffing(QueueCalling):
             covered = self.clinic.estimates.history_minutes
             if first_today is not None:
                 covered = max(min(covered, (to_ms(now) - to_ms(first_today)) / 60_000), 15.0)
+            state_of = {row.code: row.state for row in counters}
             outlooks = []
             for cfg in self.clinic.services:
                 sid = self._service_ids[cfg.code]
                 forecast = self.forecast(connection, cfg.code, now)
+                working = sum(1 for c in self._serving[cfg.code] if state_of.get(c.code) in ("open", "paused"))
                 outlooks.append(advisor.predict(cfg.code, cfg.name, cfg.kind, waiting.get(sid, 0),
-                                                recent.get(sid, 0) / covered, forecast.for_position))
+                                                recent.get(sid, 0) / covered, forecast.for_position,
+                                                open_counters=working))
         states = []
         for row in counters:
             cfg = self.clinic.counter(row.code)
