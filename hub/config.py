@@ -271,6 +271,11 @@ class CatalogueItem(_Strict):
     service: Code
     price: int = Field(ge=0, le=1_000_000_000)
     analytes: list[Analyte] = []
+    # Order routing constraints (hub/domain/queue/routing.py): a fasting sample goes first; contrast
+    # imaging after the bloods; minutes until the result is ready (the analyser works meanwhile).
+    fasting: bool = False
+    contrast: bool = False
+    result_minutes: float = Field(0, ge=0, le=1440)
 
 
 # WHO ICD-10 as the Ministry of Health uses it: a letter, two digits, then optionally a dot and one or two
@@ -295,6 +300,12 @@ class PaymentSettings(_Strict):
     bank_account: Annotated[str, Field(pattern=r"^[0-9A-Za-z]{4,19}$")] = "0000000000"
     bank_account_name: Annotated[str, Field(max_length=50)] = ""
     provider_timeout_s: float = Field(30, gt=0, le=300)
+
+
+class RoutingSettings(_Strict):
+    """[routing]: order the stations of several orders by the earliest expected return to the doctor."""
+
+    enabled: bool = True  # false: lab first, then imaging, in the order of the configuration (as before)
 
 
 class AdvisorThresholds(_Strict):
@@ -389,6 +400,7 @@ class ClinicConfig(_Strict):
     scheduler: SchedulerSettings = SchedulerSettings()
     reports: ReportSettings = ReportSettings()
     advisor: AdvisorSettings = AdvisorSettings()
+    routing: RoutingSettings = RoutingSettings()
     follow_ups: FollowUpSettings = FollowUpSettings()
     holidays: list[Holiday] = []
 

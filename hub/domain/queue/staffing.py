@@ -42,6 +42,29 @@ class QueueStaffing(QueueCalling):
             idle_minutes=own.idle_minutes if own and own.idle_minutes is not None else settings.idle_minutes,
             free_minutes=settings.free_minutes)
 
+    def outlooks(self, codes: list[str]) -> list[advisor.ServiceOutlook]:
+        """The two-hour outlook of some services (order routing reads how each line will change)."""
+        now = self.clock.now()
+        day = local_day(now, self.tz)
+        since = now - timedelta(minutes=self.clinic.estimates.history_minutes)
+        ids = [self._service_ids[code] for code in codes]
+        with self.db.read() as connection:
+            waiting = dict(connection.execute(select(T.c.service_id, func.count()).where(
+                T.c.day == day, T.c.status == p.WAITING, T.c.service_id.in_(ids)).group_by(T.c.service_id)).all())
+            recent = dict(connection.execute(select(T.c.service_id, func.count()).where(
+                T.c.issued_at >= since, T.c.issued_at <= now, T.c.service_id.in_(ids)).group_by(T.c.service_id)).all())
+            first_today = connection.execute(select(func.min(T.c.issued_at)).where(T.c.day == day)).scalar()
+            covered = self.clinic.estimates.history_minutes
+            if first_today is not None:
+                covered = max(min(covered, (to_ms(now) - to_ms(first_today)) / 60_000), 15.0)
+            out = []
+            for code, sid in zip(codes, ids, strict=True):
+                cfg = self.service_config(code)
+                forecast = self.forecast(connection, code, now)
+                out.append(advisor.predict(code, cfg.name, cfg.kind, waiting.get(sid, 0), recent.get(sid, 0) / covered,
+                                           forecast.for_position))
+        return out
+
     def staffing(self, publish: bool = True) -> dict[str, Any]:
         """Outlook of every service and the advice that holds now (publishes StaffingChanged on a change)."""
         self._ensure_ids()
