@@ -350,16 +350,18 @@ class Simulation:
         if count < 2:
             return
         tests = ahead[:count]
-        overview = {row["code"]: row for row in self.queue.services_overview([s.service for s in tests])}
+        # The same planner and forward-model outlook as the hub's order routing (hub/domain/clinical/orders.py).
+        outlooks = {o.code: o for o in self.queue.outlooks([s.service for s in tests])}
         stations = []
         for stage in tests:
-            estimate = overview[stage.service]["estimate"]
             recent = self.recent_times[stage.service]
             work = sum(recent) / len(recent) if recent else self._configured_mean(stage.service)
-            wait = float(estimate["p50_minutes"]) if estimate else 0.0
+            points = [(m, e.p50_minutes) for m, e in outlooks[stage.service].predictions if e is not None]
+            wait = points[0][1] if points and points[0][0] == 0 else 0.0
             stations.append(routing.Station(
                 stage.service, wait, work, kind=self.clinic.service(stage.service).kind,  # type: ignore[union-attr]
-                result_minutes=self.scenario.flow.result_minutes.get(stage.service, 0.0)))
+                result_minutes=self.scenario.flow.result_minutes.get(stage.service, 0.0),
+                wait_profile=tuple(p for p in points if p[0] > 0)))
         best = routing.plan(stations, walk_minutes=self.scenario.patients.walk_minutes.mean)
         by_service = {stage.service: stage for stage in tests}
         reordered = [by_service[code] for code in best.order]
