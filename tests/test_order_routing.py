@@ -82,3 +82,16 @@ def test_after_the_first_station_the_patient_goes_on_to_the_next(make, clinic: C
     w.queue.finish("p203", actor="test")
     lab = [t for t in w.tickets_of(visit) if t.source == "order" and w.queue.service_code(t.service_id) == "xet-nghiem"]
     assert len(lab) == 1 and lab[0].status == "waiting"
+
+
+def test_the_visit_status_shows_the_planned_route(make, clinic: ClinicConfig) -> None:  # type: ignore[no-untyped-def]
+    w = make(_clinic(clinic))
+    _long_lab_line(w)
+    doctor = w.at_doctor()
+    placed = w.orders.place(doctor["visit_id"], ["xn-ctm", "xq-nguc"], actor="user:bs.an", counter="p101")
+    route = w.orders.planned_route(placed["tickets"][0]["id"])
+    assert [r["service"] for r in route] == ["cdha", "xet-nghiem"]
+    assert route[0]["name"] == w.queue.service_config("cdha").name
+    w.serve("p203")
+    w.queue.finish("p203", actor="test")
+    assert [r["service"] for r in w.orders.planned_route(placed["tickets"][0]["id"])] == ["xet-nghiem"]

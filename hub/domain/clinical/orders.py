@@ -335,9 +335,34 @@ class OrderService:
         written = sorted(steps, key=lambda s: (KIND_STEP.get(steps[s][0].kind, 9), self._service_rank[s]))
         begun = [s for s in written if any(r.ticket_id is not None for r in steps[s])]
         pending = [s for s in written if s not in begun]
-        if not self.clinic.routing.enabled or len(pending) < 2:
+        if not self.clinic.routing.enabled:
             return written
+        if len(pending) < 2:
+            return begun + pending  # the station the patient is in (or has been to) is looked at first
         return begun + self.plan_stations(pending, {s: [r.item_code for r in steps[s]] for s in pending})
+
+    def planned_route(self, ticket_id: int) -> list[dict[str, Any]]:
+        """The stations still ahead of a ticket's visit, in the order routing plans them now (the visit
+        status shows it): each {"service", "name", "name_en"}; the one the patient is in comes first."""
+        with self.db.read() as connection:
+            visit_id = connection.execute(select(T.c.visit_id).where(T.c.id == ticket_id)).scalar()
+            if visit_id is None:
+                raise NotFound("unknown_ticket", f"no ticket {ticket_id}")
+            rows = connection.execute(
+                select(O.c.id, O.c.item_code, O.c.service, O.c.kind, O.c.ticket_id, T.c.status.label("t_status"))
+                .select_from(O.outerjoin(T, T.c.id == O.c.ticket_id))
+                .where(O.c.visit_id == visit_id, O.c.status.in_(OPEN_STATES))).all()
+        steps: dict[str, list[Any]] = {}
+        for row in rows:
+            # Stations already left (results awaited) are behind the patient, not ahead.
+            if row.ticket_id is not None and row.t_status in LEFT_SERVICE:
+                continue
+            steps.setdefault(row.service, []).append(row)
+        out = []
+        for service in self._route_order(steps):
+            cfg = self.queue.service_config(service)
+            out.append({"service": service, "name": cfg.name, "name_en": cfg.name_en})
+        return out
 
     def plan_stations(self, services: list[str], items: dict[str, list[str]]) -> list[str]:
         """Routing of performing services (each with the catalogue items ordered there), by live estimates."""
