@@ -168,3 +168,16 @@ def test_compare_runs_the_same_day(scenario_file: Path) -> None:
     again = compare(scenario, clinic, 3, ["fifo-paper"])["policies"]["fifo-paper"]
     assert {k: v for k, v in once.items() if k != "elapsed_seconds"} == \
         {k: v for k, v in again.items() if k != "elapsed_seconds"}
+
+
+def test_the_command_lists_every_visit(scenario_file: Path) -> None:
+    result = CliRunner().invoke(cli, ["simulate", "--scenario", str(scenario_file), "--seed", "3", "--policy",
+                                      "fifo-paper", "--visits", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["policy"] == "fifo-paper"
+    rows = report["visit_list"]
+    assert len(rows) == report["visits"]
+    assert {"visit", "route", "minutes", "class", "target_minutes", "met"} == set(rows[0])
+    table = CliRunner().invoke(cli, ["simulate", "--scenario", str(scenario_file), "--seed", "3", "--visits"])
+    assert table.exit_code == 0 and "tiep-don > kham" in table.output
