@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 MIN_SCALE = 0.2
 MAX_SCALE = 6.0
+STEADY_AFTER = 100  # observations after which the step has halved
+MIN_RATE = 0.02
 
 
 @dataclass
@@ -32,6 +34,7 @@ class P90Calibrator:
     rate: float = 0.25
     enabled: bool = True
     scales: dict[int, float] = field(default_factory=dict)
+    counts: dict[int, int] = field(default_factory=dict)
     _counted: set[int] = field(default_factory=set)  # tickets already counted as a miss while waiting
 
     def scale(self, service_id: int) -> float:
@@ -39,7 +42,13 @@ class P90Calibrator:
 
     def _step(self, service_id: int, miss: bool) -> None:
         current = self.scales.get(service_id, self.start)
-        moved = current * math.exp(self.rate * ((1.0 if miss else 0.0) - (1 - self.target)))
+        # Large steps while a service has few observations (a quiet day must narrow within the day), small
+        # ones once it has many: the answer to a step comes only when later tickets are called, and big
+        # steps on a busy line overshoot before that feedback arrives.
+        seen = self.counts.get(service_id, 0) + 1
+        self.counts[service_id] = seen
+        rate = max(self.rate * STEADY_AFTER / (STEADY_AFTER + seen), MIN_RATE)
+        moved = current * math.exp(rate * ((1.0 if miss else 0.0) - (1 - self.target)))
         self.scales[service_id] = min(max(moved, MIN_SCALE), MAX_SCALE)
 
     def observe_call(self, service_id: int, ticket_id: int, waited_minutes: float, p90_minutes: float | None) -> None:
@@ -49,7 +58,7 @@ class P90Calibrator:
         if ticket_id in self._counted:
             self._counted.discard(ticket_id)  # already counted while it waited
             return
-        self._step(service_id, waited_minutes > p90_minutes + 0.5)  # the P90 is shown in whole minutes
+        self._step(service_id, waited_minutes > p90_minutes)
 
     def observe_overdue(self, service_id: int, ticket_ids: list[int]) -> None:
         """Waiting tickets whose wait has passed the P90 they were shown: misses known before the call."""

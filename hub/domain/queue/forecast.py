@@ -94,7 +94,7 @@ class QueueForecasts(QueueCore):
             rows = fast(connection, _WAITING_WITH_P90, {"b_service": service_id, "b_day": local_day(now, self.tz)})
             now_ms = to_ms(now)
             overdue = [row.id for row in rows
-                       if (now_ms - to_ms(row.issued_at)) / 60_000 > row.estimate_p90_min + 0.5]
+                       if (now_ms - to_ms(row.issued_at)) / 60_000 > row.estimate_p90_min]
             calibration.observe_overdue(service_id, overdue)
         return calibration.scale(service_id)
 
