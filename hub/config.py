@@ -129,6 +129,10 @@ class EstimateSettings(_Strict):
     history_minutes: float = Field(60, gt=0, le=600)
     expected_break_minutes: float = Field(10, ge=0, le=240)
     p90_scale: float = Field(1.0, gt=0, le=5)
+    # Learn the P90's width online from observed waits, per service (hub/domain/queue/calibration.py).
+    p90_calibration: bool = True
+    p90_target: float = Field(0.9, ge=0.5, le=0.99)  # share of waits the P90 should cover
+    calibration_rate: float = Field(0.25, gt=0, le=0.5)
 
 
 class AnnounceSettings(_Strict):
@@ -271,6 +275,11 @@ class CatalogueItem(_Strict):
     service: Code
     price: int = Field(ge=0, le=1_000_000_000)
     analytes: list[Analyte] = []
+    # Order routing constraints (hub/domain/queue/routing.py): a fasting sample goes first; contrast
+    # imaging after the bloods; minutes until the result is ready (the analyser works meanwhile).
+    fasting: bool = False
+    contrast: bool = False
+    result_minutes: float = Field(0, ge=0, le=1440)
 
 
 # WHO ICD-10 as the Ministry of Health uses it: a letter, two digits, then optionally a dot and one or two
@@ -295,6 +304,26 @@ class PaymentSettings(_Strict):
     bank_account: Annotated[str, Field(pattern=r"^[0-9A-Za-z]{4,19}$")] = "0000000000"
     bank_account_name: Annotated[str, Field(max_length=50)] = ""
     provider_timeout_s: float = Field(30, gt=0, le=300)
+
+
+class RoutingSettings(_Strict):
+    """[routing]: order the stations of several orders by the earliest expected return to the doctor."""
+
+    enabled: bool = True  # false: lab first, then imaging, in the order of the configuration (as before)
+
+
+class AdvisorThresholds(_Strict):
+    p90_minutes: float | None = Field(None, gt=0, le=600)
+    idle_minutes: float | None = Field(None, gt=0, le=600)
+
+
+class AdvisorSettings(_Strict):
+    """[advisor]: when the ops page advises opening a counter, flags an idle one, proposes a free room."""
+
+    p90_minutes: float = Field(45, gt=0, le=600)  # a new ticket's predicted P90 at or above this
+    idle_minutes: float = Field(10, gt=0, le=600)  # an open counter that has called no one for this long
+    free_minutes: float = Field(5, gt=0, le=120)  # a room whose own line's P90 is below this is free
+    services: dict[Code, AdvisorThresholds] = {}  # per service, e.g. { tiep-don = { p90_minutes = 30 } }
 
 
 class ReportSettings(_Strict):
@@ -374,6 +403,8 @@ class ClinicConfig(_Strict):
     notifications: NotificationSettings = NotificationSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     reports: ReportSettings = ReportSettings()
+    advisor: AdvisorSettings = AdvisorSettings()
+    routing: RoutingSettings = RoutingSettings()
     follow_ups: FollowUpSettings = FollowUpSettings()
     holidays: list[Holiday] = []
     # The folder the files came from: config/insurance.toml is read by hub/domain/insurance from it.

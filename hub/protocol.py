@@ -47,6 +47,7 @@ SIO_TICKET = "ticket"
 SIO_COUNTER = "counter"
 SIO_DEVICE = "device"
 SIO_ALERT = "alert"
+SIO_STAFFING = "staffing"  # staffing advice changed (ops pages, in the staff "devices" room)
 SIO_INBOX = "inbox"  # an in-app message for a patient's portal page ({"patient", "token"} subscription)
 SIO_ORDER = "order"  # a lab/imaging order changed: staff pages refetch it over REST
 SIO_APPOINTMENT = "appointment"  # a booking changed ({"appointments": true}, staff): pages refetch over REST

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from flask import Flask
 
-from hub.api import billing, booking, clinical, devices, follow_ups, health, insurance, openapi, patients, reports
+from hub.api import (
+    billing,
+    booking,
+    clinical,
+    devices,
+    follow_ups,
+    health,
+    insurance,
+    openapi,
+    patients,
+    reports,
+    staffing,
+)
 from hub.api.queue import counters, kiosk, services, tickets
 from hub.protocol import API_PREFIX
 
 BLUEPRINTS = (health.bp, services.bp, tickets.bp, counters.bp, devices.bp, booking.bp, clinical.bp, billing.bp,
-              kiosk.bp, patients.bp, reports.bp, follow_ups.bp, insurance.bp, openapi.bp)
+              kiosk.bp, patients.bp, reports.bp, follow_ups.bp, insurance.bp, openapi.bp, staffing.bp)
 
 
 def register_api(app: Flask) -> None:

@@ -90,8 +90,10 @@ def visit_of_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
 def next_step(ticket_id: int):  # type: ignore[no-untyped-def]
     """Where the patient goes now; for staff, or for the patient with the ticket's link token (?k=)."""
     require_ticket_reader(ticket_id)
-    step = current_hub().clinical.orders.reads.next_step(ticket_id)
+    orders = current_hub().clinical.orders
+    step = orders.reads.next_step(ticket_id)
     step["next"] = _with_status_urls(step["next"])
+    step["route"] = orders.planned_route(ticket_id)  # the stations ahead, in the planned order
     return jsonify(step)
 
 

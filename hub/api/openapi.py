@@ -171,6 +171,9 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
     "follow_ups.analysis": ("Follow-up figures of a period (?from=&to=): rates by service, doctor, weekday, lead "
                             "time; reminder effect", None, 200, None),
     "openapi.openapi": ("This document", None, 200, None),
+    "staffing.ops_staffing": ("Staffing advisor: each service's predicted P50/P90 for the next two hours (every "
+                              "15 min) and advice with its reason (open a counter, idle counter, room can take "
+                              "a service)", None, 200, None),
 }
 OPERATIONS.update(insurance.OPERATIONS)
 

@@ -28,6 +28,7 @@ from hub.domain.common.events import CounterChanged, QueueChanged, TicketCalled,
 from hub.domain.devices.registry import DeviceAlert, DeviceChanged
 from hub.domain.notifications.outbox import PatientMessageCreated
 from hub.domain.queue.boards import QueueReads
+from hub.domain.queue.staffing import StaffingChanged
 from hub.domain.structure.service import StructureChanged
 from hub.notify.in_app import check_inbox_token
 
@@ -88,6 +89,7 @@ class SocketRooms:
         hub.bus.subscribe(QueueChanged, self.on_queue_changed)
         hub.bus.subscribe(DeviceChanged, self.on_device)
         hub.bus.subscribe(DeviceAlert, self.on_device_alert)
+        hub.bus.subscribe(StaffingChanged, self.on_staffing)
         hub.bus.subscribe(PatientMessageCreated, self.on_patient_message)
         hub.bus.subscribe(OrderEvent, self.on_order)
         hub.bus.subscribe(AppointmentChanged, self.on_appointment)
@@ -316,6 +318,11 @@ class SocketRooms:
             ticket = self.hub.queue.get_ticket(ticket_id)
             self.socketio.emit(p.SIO_TICKET, {"ticket": _public_ticket(ticket), "action": "estimate"},
                                to=room_ticket(ticket_id))
+
+    def on_staffing(self, event: StaffingChanged) -> None:
+        """New or cleared staffing advice: to the ops pages (the staff "devices" room) at once."""
+        self.socketio.emit(p.SIO_STAFFING, {"advice": event.advice, "fired": event.fired, "cleared": event.cleared},
+                           to=ROOM_DEVICES)
 
     def on_device(self, event: DeviceChanged) -> None:
         self.socketio.emit(p.SIO_DEVICE, {"device": event.device}, to=ROOM_DEVICES)

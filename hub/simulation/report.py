@@ -100,8 +100,74 @@ def summarize(record: DayRecord) -> dict[str, Any]:
         "waits": spread(waits),
         "services": services,
         "estimate": estimate_accuracy(record),
+        "policy": record.policy,
+        "visit_time": visit_times(record),
+        "staff": staff_figures(record),
         "warnings": warnings(record, issued, finished),
     }
+
+
+CLASS_NAMES = ("exam", "one_technique", "two_techniques", "three_techniques")
+
+
+def visit_times(record: DayRecord) -> dict[str, Any]:
+    """Decision 1313: each visit with an exam, first ticket to the end of its last service, against its target.
+
+    The class is the number of kinds of technique the visit needed (lab, imaging, functional tests):
+    none 2 h, one 3 h, two 3.5 h, three 4 h (config `[reports]`). Visits whose patient was gone when
+    called, or still unfinished at the end, have no total time and are counted apart.
+    """
+    targets = record.clinic.reports.targets
+    classes: dict[str, dict[str, Any]] = {}
+    totals: list[float] = []
+    met_all = 0
+    unfinished = 0
+    for index, name in enumerate(CLASS_NAMES):
+        rows = [v for v in record.visit_rows if v["exam"] and min(v["techniques"], 3) == index]
+        timed = [v["minutes"] for v in rows if v["minutes"] is not None]
+        met = sum(1 for m in timed if m <= targets[index])
+        unfinished += len(rows) - len(timed)
+        totals += timed
+        met_all += met
+        classes[name] = {"target_minutes": targets[index], "visits": len(timed), "met": met,
+                         "met_share": round(met / len(timed), 3) if timed else None, "minutes": spread(timed)}
+    return {"visits": len(totals), "without_time": unfinished, "minutes": spread(totals),
+            "met": met_all, "met_share": round(met_all / len(totals), 3) if totals else None,
+            "rerouted": sum(1 for v in record.visit_rows if v["replans"]), "classes": classes}
+
+
+def staff_figures(record: DayRecord) -> dict[str, Any]:
+    """Share of the counters' open time (idle, calling, serving, paused) spent idle: overall and by service."""
+    def share(codes: Iterable[str]) -> float | None:
+        idle = total = 0.0
+        for code in codes:
+            minutes = record.desk_minutes.get(code, {})
+            idle += minutes.get("idle", 0.0)
+            total += sum(minutes.values())
+        return round(idle / total, 3) if total else None
+
+    by_service = {}
+    for cfg in record.clinic.services:
+        codes = [code for code, services in record.desk_services.items() if cfg.code in services]
+        value = share(codes)
+        if value is not None:
+            by_service[cfg.code] = value
+    return {"idle_share": share(record.desk_minutes), "idle_share_by_service": by_service}
+
+
+def visit_list(record: DayRecord) -> list[dict[str, Any]]:
+    """Every visit with its route, total minutes, 1313 class, target and whether it met it."""
+    targets = record.clinic.reports.targets
+    out = []
+    for row in record.visit_rows:
+        index = min(row["techniques"], 3)
+        minutes = row["minutes"]
+        out.append({"visit": row["visit"], "route": row["route"],
+                    "minutes": round(minutes, 1) if minutes is not None else None,
+                    "class": CLASS_NAMES[index] if row["exam"] else None,
+                    "target_minutes": targets[index] if row["exam"] else None,
+                    "met": (minutes <= targets[index]) if row["exam"] and minutes is not None else None})
+    return out
 
 
 def warnings(record: DayRecord, issued: list[datetime], finished: list[datetime]) -> list[str]:
@@ -197,6 +263,16 @@ def render_table(summary: dict[str, Any]) -> str:
             f"{'baseline':<12}{cell(baseline['mae'], 9)}{cell(baseline['bias'], 8)}"
             f"{_share(baseline['under_10_share']):>15}{'-':>14}",
             f"MAE {_share(est['mae_reduction'])} below the baseline" if est["mae_reduction"] is not None else ""]
+    visits = summary["visit_time"]
+    out += ["", f"Visit time, first ticket to last service (Decision 1313; policy {summary['policy']}): "
+            f"{visits['visits']} visits, {_share(visits['met_share'])} within target, "
+            f"{visits['without_time']} without a time (gone or unfinished)",
+            f"{'class':<18}{'target':>7}{'visits':>8}{'mean':>7}{'P90':>7}{'met':>9}"]
+    for name, figures in visits["classes"].items():
+        minutes = figures["minutes"]
+        out.append(f"{name:<18}{figures['target_minutes']:>7}{figures['visits']:>8}{cell(minutes['mean'], 7)}"
+                   f"{cell(minutes['p90'], 7)}{_share(figures['met_share'], 9)}")
+    out.append(f"staff idle share (of open time): {_share(summary['staff']['idle_share'])}")
     out += [f"warning: {text}" for text in summary["warnings"]]
     return "\n".join(out).rstrip() + "\n"
 

@@ -30,8 +30,10 @@ from hub.config import ClinicConfig
 from hub.db import Database
 from hub.domain.common.clock import VirtualClock
 from hub.domain.common.events import EventBus
+from hub.domain.queue import routing
 from hub.domain.queue.engine import QueueService
 from hub.domain.queue.models import Service, Ticket
+from hub.simulation.policies import DEFAULT_POLICY, POLICIES, Practice
 from hub.simulation.scenario import Minutes, Scenario, clock_minutes, span_minutes
 
 CLOSED, IDLE, CALLING, SERVING, PAUSED = "closed", "idle", "calling", "serving", "paused"
@@ -54,6 +56,12 @@ class Stage:
 class Visit:
     stages: list[Stage]
     step: int = 0
+    number: int = 0
+    first_issue: float | None = None  # minutes after midnight: the visit's first ticket
+    last_end: float | None = None  # the end of its last service; None while (or if never) complete
+    left: bool = False  # the patient was gone when called: the visit ended there
+    replans: int = 0
+    results_ready: float = 0.0  # when the last result of its tests is ready for the doctor
 
     @property
     def stage(self) -> Stage:
@@ -68,7 +76,11 @@ class Desk:
     services: tuple[str, ...]
     pace: float
     shifts: list[tuple[float, float]]
-    state: str = CLOSED
+    clock: Callable[[], float] = lambda: 0.0
+    _state: str = CLOSED
+    since: float = 0.0
+    # Minutes spent in each state while open (idle, calling, serving, paused): the idle share.
+    minutes: dict[str, float] = field(default_factory=dict)
     on_shift: bool = False
     in_overtime: bool = False
     pause_due: bool = False
@@ -79,6 +91,17 @@ class Desk:
     @property
     def working(self) -> bool:
         return self.on_shift or self.in_overtime
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        now = self.clock()
+        if self._state != CLOSED:
+            self.minutes[self._state] = self.minutes.get(self._state, 0.0) + now - self.since
+        self._state, self.since = value, now
 
 
 @dataclass
@@ -96,6 +119,10 @@ class DayRecord:
     baseline: dict[int, float] = field(default_factory=dict)
     ahead: dict[int, int] = field(default_factory=dict)  # people ahead when the ticket was issued
     unserved: int = 0  # tickets still waiting when the day ended, cancelled by the simulator
+    policy: str = DEFAULT_POLICY
+    visit_rows: list[dict[str, Any]] = field(default_factory=list)  # one per visit: route, times, 1313 class
+    desk_minutes: dict[str, dict[str, float]] = field(default_factory=dict)  # counter -> state -> minutes
+    desk_services: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def lognormal(rng: random.Random, minutes: Minutes) -> float:
@@ -109,9 +136,13 @@ def lognormal(rng: random.Random, minutes: Minutes) -> float:
 class Simulation:
     """One clinic day; `run()` plays it and returns the record."""
 
-    def __init__(self, scenario: Scenario, clinic: ClinicConfig, seed: int, database: str = "memory") -> None:
+    def __init__(self, scenario: Scenario, clinic: ClinicConfig, seed: int, database: str = "memory",
+                 policy: str = DEFAULT_POLICY) -> None:
         if database not in ("memory", "file") and "://" not in database:
             raise ValueError("database is 'memory', 'file' or the URL of a database to keep (history)")
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r} (expected one of {sorted(POLICIES)})")
+        self.practice: Practice = POLICIES[policy]
         self.scenario = scenario
         self.clinic = clinic
         self.seed = seed
@@ -122,6 +153,11 @@ class Simulation:
         self.arrival_rng = random.Random(f"{seed}:arrivals")
         self.patient_rng = random.Random(f"{seed}:patients")
         self.staff_rng = random.Random(f"{seed}:staff")
+        # Extra tests per visit come from their own stream, so scenarios without them keep their day.
+        self.order_rng = random.Random(f"{seed}:orders")
+        # Pause lengths are drawn when a pause starts, which depends on the practice: one stream per
+        # counter keeps the n-th pause of a counter the same length under every practice.
+        self.pause_rngs: dict[str, random.Random] = {}
         self.recalls = clinic.queue.recalls_before_no_show
         self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._sequence = 0
@@ -154,7 +190,8 @@ class Simulation:
             pace = plan.pace
         else:
             pace = lognormal(self.staff_rng, Minutes(mean=1.0, sd=staff.pace_sd)) if staff.pace_sd else 1.0
-        return Desk(code, services, pace, shifts)
+        self.pause_rngs[code] = random.Random(f"{self.seed}:pauses:{code}")
+        return Desk(code, services, pace, shifts, clock=lambda: self.now)
 
     def _plan_arrivals(self) -> None:
         start = clock_minutes(self.scenario.arrivals.start)
@@ -168,6 +205,11 @@ class Simulation:
                 while moment < slot_end:
                     self._at(moment, self._arrive, self._new_visit(service))
                     moment += self.arrival_rng.expovariate(expected / 60)
+        for coach in self.scenario.arrivals.coaches:  # drawn after the hourly arrivals: those stay the same
+            at = clock_minutes(coach.at)
+            for _ in range(coach.patients):
+                moment = at + self.arrival_rng.uniform(0, coach.within_minutes)
+                self._at(moment, self._arrive, self._new_visit(coach.service))
 
     def _new_visit(self, exam: str) -> Visit:
         rng, flow, patients = self.patient_rng, self.scenario.flow, self.scenario.patients
@@ -186,8 +228,13 @@ class Simulation:
         # Only an exam leads on: to lab or imaging and back with the results, then to pay and to the pharmacy.
         if kind == "exam" and rng.random() < flow.lab_share:
             labs = list(flow.lab_services)
-            route += [(rng.choices(labs, weights=[flow.lab_services[c] for c in labs])[0], priority),
-                      (exam, "returning")]
+            first = rng.choices(labs, weights=[flow.lab_services[c] for c in labs])[0]
+            tests = [first]
+            # More tests, in the order the doctor wrote them (their own stream: see __init__).
+            others = [c for c in labs if c != first]
+            while others and flow.extra_test_share > 0 and self.order_rng.random() < flow.extra_test_share:
+                tests.append(others.pop(self.order_rng.randrange(len(others))))
+            route += [(code, priority) for code in tests] + [(exam, "returning")]
         if kind == "exam" and flow.cashier and rng.random() < flow.cashier_share:
             route.append((flow.cashier, priority))
         if kind == "exam" and flow.pharmacy and rng.random() < flow.pharmacy_share:
@@ -198,7 +245,7 @@ class Simulation:
             work = lognormal(rng, self._minutes(service)) * (flow.return_work_factor if klass == "returning" else 1.0)
             stages.append(Stage(service, klass, absent=rng.random() < share,
                                 walk=lognormal(rng, patients.walk_minutes), work=work))
-        visit = Visit(stages)
+        visit = Visit(stages, number=len(self.visits))
         self.visits.append(visit)
         return visit
 
@@ -250,13 +297,17 @@ class Simulation:
                     self.events += 1
                     action(*args)
                 self._end_of_day()
+                for desk in self.desks:
+                    if desk.state != CLOSED:
+                        desk.state = CLOSED  # count the last stretch of open time
                 tickets = self._ticket_rows(db)
             finally:
                 db.dispose()
         kind = self.database.split(":")[0] if "://" in self.database else f"sqlite-{self.database}"
         return DayRecord(self.scenario, self.clinic, self.seed, kind,
                          time.perf_counter() - started, len(self.visits), self.events, tickets, self.baseline,
-                         self.ahead, self.unserved)
+                         self.ahead, self.unserved, self.practice.name, self._visit_rows(),
+                         {d.code: dict(d.minutes) for d in self.desks}, {d.code: d.services for d in self.desks})
 
     def _end_of_day(self) -> None:
         """Tickets nobody served by the end (no overtime) are cancelled: the day is over."""
@@ -282,11 +333,70 @@ class Simulation:
             out.append(record)
         return out
 
+    # ================================================================== the clinic's choices
+    def _route(self, visit: Visit) -> None:
+        """Order routing: the tests still ahead (before the return to the doctor), best order first.
+
+        Planned again at every step from the live estimates, which is the re-plan when a line changes
+        on the way. Each test keeps the patient's own draws (absence, walk, duration): only the order moves.
+        """
+        assert self.queue is not None
+        ahead = visit.stages[visit.step:]
+        count = 0
+        for stage in ahead:
+            if self.clinic.service(stage.service).kind not in ("lab", "imaging"):  # type: ignore[union-attr]
+                break
+            count += 1
+        if count < 2:
+            return
+        tests = ahead[:count]
+        # The same planner and forward-model outlook as the hub's order routing (hub/domain/clinical/orders.py).
+        outlooks = {o.code: o for o in self.queue.outlooks([s.service for s in tests])}
+        stations = []
+        for stage in tests:
+            recent = self.recent_times[stage.service]
+            work = sum(recent) / len(recent) if recent else self._configured_mean(stage.service)
+            points = [(m, e.p50_minutes) for m, e in outlooks[stage.service].predictions if e is not None]
+            wait = points[0][1] if points and points[0][0] == 0 else 0.0
+            stations.append(routing.Station(
+                stage.service, wait, work, kind=self.clinic.service(stage.service).kind,  # type: ignore[union-attr]
+                result_minutes=self.scenario.flow.result_minutes.get(stage.service, 0.0),
+                wait_profile=tuple(p for p in points if p[0] > 0)))
+        best = routing.plan(stations, walk_minutes=self.scenario.patients.walk_minutes.mean)
+        by_service = {stage.service: stage for stage in tests}
+        reordered = [by_service[code] for code in best.order]
+        if reordered != tests:
+            visit.replans += 1
+            visit.stages[visit.step:visit.step + count] = reordered
+
+    def _configured_mean(self, service: str) -> float:
+        return self.clinic.service(service).service_minutes.mean  # type: ignore[union-attr]
+
+    def _visit_rows(self) -> list[dict[str, Any]]:
+        """Each visit's route and total time (first ticket to the end of its last service), in minutes."""
+        techniques = self.clinic.reports.techniques
+        rows = []
+        for visit in self.visits:
+            kinds = set()
+            for stage in visit.stages:
+                kind = techniques.get(stage.service) or self.clinic.service(stage.service).kind  # type: ignore[union-attr]
+                if kind not in ("reception", "exam", "cashier", "pharmacy"):
+                    kinds.add(kind)
+            has_exam = any(self.clinic.service(s.service).kind == "exam" for s in visit.stages)  # type: ignore[union-attr]
+            total = None
+            if visit.first_issue is not None and visit.last_end is not None and not visit.left:
+                total = visit.last_end - visit.first_issue
+            rows.append({"visit": visit.number, "route": [s.service for s in visit.stages], "exam": has_exam,
+                         "techniques": len(kinds), "minutes": total, "replans": visit.replans})
+        return rows
+
     # ================================================================== patients
     def _arrive(self, visit: Visit) -> None:
         assert self.queue is not None
         stage = visit.stage
-        view = self.queue.issue(stage.service, priority=stage.priority, actor="kiosk", source="kiosk")
+        view = self.queue.issue(stage.service, priority=self.practice.priority(stage.priority), actor="kiosk",
+                                source="kiosk")
+        visit.first_issue = self.now
         self._issued(view, visit)
 
     def _issued(self, view: dict[str, Any], visit: Visit) -> None:
@@ -357,8 +467,10 @@ class Simulation:
             desk.calls += 1
             self._at(self.now + self.scenario.patients.recall_interval_minutes, self._recall, desk, ticket_id)
         elif desk.working and not desk.pause_due:
+            self.by_ticket[ticket_id].left = True
             self._called(desk, self.queue.call_next(desk.code, actor=ACTOR))  # no-show, then the next
         else:
+            self.by_ticket[ticket_id].left = True
             self.queue.no_show(desk.code, actor=ACTOR)
             self._free(desk)
 
@@ -373,17 +485,42 @@ class Simulation:
         assert self.queue is not None
         visit = self.by_ticket[ticket_id]
         self.recent_times[visit.stage.service].append(work)
+        turnaround = self.scenario.flow.result_minutes.get(visit.stage.service, 0.0)
+        visit.results_ready = max(visit.results_ready, self.now + turnaround)
+        if visit.step + 1 < len(visit.stages) and visit.stages[visit.step + 1].priority == "returning" \
+                and visit.results_ready > self.now:
+            # Back to the doctor only with the results: the patient waits for them outside any line.
+            visit.step += 1
+            self._at(visit.results_ready, self._back_with_results, visit)
+            if desk.working and not desk.pause_due:
+                self._called(desk, self.queue.call_next(desk.code, actor=ACTOR))
+            else:
+                self.queue.finish(desk.code, actor=ACTOR)
+                self._free(desk)
+            return
         if visit.step + 1 < len(visit.stages):
             visit.step += 1
+            if self.practice.routing:
+                self._route(visit)
             following = visit.stage
-            view = self.queue.transfer(desk.code, following.service, priority=following.priority, actor=ACTOR)
+            klass = self.practice.priority(following.priority)
+            view = self.queue.transfer(desk.code, following.service, priority=klass, actor=ACTOR)
             self._issued(view, visit)
             self._free(desk)
-        elif desk.working and not desk.pause_due:
-            self._called(desk, self.queue.call_next(desk.code, actor=ACTOR))  # finish, then the next
         else:
-            self.queue.finish(desk.code, actor=ACTOR)
-            self._free(desk)
+            visit.last_end = self.now
+            if desk.working and not desk.pause_due:
+                self._called(desk, self.queue.call_next(desk.code, actor=ACTOR))  # finish, then the next
+            else:
+                self.queue.finish(desk.code, actor=ACTOR)
+                self._free(desk)
+
+    def _back_with_results(self, visit: Visit) -> None:
+        assert self.queue is not None
+        stage = visit.stage
+        view = self.queue.issue(stage.service, priority=self.practice.priority(stage.priority), actor="kiosk",
+                                source="kiosk")
+        self._issued(view, visit)
 
     def _free(self, desk: Desk) -> None:
         """The counter has nobody: call the next one, take the pause that is due, or close."""
@@ -423,7 +560,8 @@ class Simulation:
         assert self.queue is not None
         self.queue.pause(desk.code, actor=ACTOR, reason="short break")
         desk.state, desk.pause_due = PAUSED, False
-        self._at(self.now + lognormal(self.staff_rng, self.scenario.staff.pause_minutes), self._pause_end, desk)
+        pause = lognormal(self.pause_rngs[desk.code], self.scenario.staff.pause_minutes)
+        self._at(self.now + pause, self._pause_end, desk)
 
     def _pause_end(self, desk: Desk) -> None:
         assert self.queue is not None

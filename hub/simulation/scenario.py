@@ -112,6 +112,21 @@ class InlineClinic(_Strict):
         return _check_spans(value) or []
 
 
+class Coach(_Strict):
+    """A group arriving together (a coach from a factory health check, a commune's elderly)."""
+
+    at: str
+    service: str
+    patients: int = Field(ge=1, le=2000)
+    within_minutes: float = Field(10.0, gt=0, le=120)  # they step off and reach the kiosks over this time
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        clock_minutes(value)
+        return value
+
+
 class Arrivals(_Strict):
     """Patients arriving per hour, for each service they come for (their first exam)."""
 
@@ -119,6 +134,7 @@ class Arrivals(_Strict):
     # The shape of the day (relative weights per hour slot) for services given as a daily total.
     curve: list[Annotated[float, Field(ge=0)]] | None = None
     services: dict[str, float | list[Annotated[float, Field(ge=0)]]] = Field(min_length=1)
+    coaches: list[Coach] = []
 
     @field_validator("start")
     @classmethod
@@ -194,6 +210,11 @@ class Flow(_Strict):
     reception_share: Share = 1.0
     lab_share: Share = 0.0
     lab_services: dict[str, Annotated[float, Field(gt=0)]] = {}  # weights
+    # After the first test, the chance of each further one (another of lab_services, in the order written).
+    extra_test_share: Share = 0.0
+    # Minutes from the end of a test until its result is ready; the patient goes back to the doctor only
+    # when every result is (a lab run, a radiologist's report). Default: at once.
+    result_minutes: dict[str, Annotated[float, Field(ge=0, le=600)]] = {}
     cashier: str | None = None
     cashier_share: Share = 0.0
     pharmacy: str | None = None
@@ -293,6 +314,8 @@ def cross_check(scenario: Scenario, clinic: ClinicConfig) -> list[str]:
 
     for code in scenario.arrivals.services:
         service(f"arrivals.services.{code}", code)
+    for index, coach in enumerate(scenario.arrivals.coaches):
+        service(f"arrivals.coaches[{index}].service", coach.service)
     for code in scenario.service_times:
         service(f"service_times.{code}", code)
     for code in scenario.patients.priority_mix_by_service:
@@ -302,6 +325,8 @@ def cross_check(scenario: Scenario, clinic: ClinicConfig) -> list[str]:
     service("flow.pharmacy", scenario.flow.pharmacy)
     for code in scenario.flow.lab_services:
         service(f"flow.lab_services.{code}", code)
+    for code in scenario.flow.result_minutes:
+        service(f"flow.result_minutes.{code}", code)
     mixes = [("patients.priority_mix", scenario.patients.priority_mix)] + [
         (f"patients.priority_mix_by_service.{code}", mix)
         for code, mix in scenario.patients.priority_mix_by_service.items()]
@@ -319,6 +344,7 @@ def cross_check(scenario: Scenario, clinic: ClinicConfig) -> list[str]:
         if clinic.counter(code) is None:
             problems.append(f"staff.counters.{code}: unknown counter (expected one of {counters})")
     used = set(scenario.arrivals.services) | set(scenario.flow.lab_services)
+    used |= {coach.service for coach in scenario.arrivals.coaches}
     used |= {s for s in (scenario.flow.reception, scenario.flow.cashier, scenario.flow.pharmacy) if s}
     for code in sorted(used):
         if clinic.service(code) and not any(code in c.services for c in clinic.counters):

@@ -34,7 +34,8 @@ def ops():  # type: ignore[no-untyped-def]
     hub = current_hub()
     return render_template("reports_ops.html", site=hub.config.site, refresh_seconds=OPS_REFRESH_SECONDS,
                            threshold=hub.config.reports.estimate_alert_minutes,
-                           closed=hub.config.closed_on(hub.queue.today()))
+                           closed=hub.config.closed_on(hub.queue.today()),
+                           advice_p90=hub.config.advisor.p90_minutes)
 
 
 def _period() -> Period:

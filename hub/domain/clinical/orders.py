@@ -37,6 +37,7 @@ from hub.domain.common.clock import Clock, local_day
 from hub.domain.common.errors import Conflict, Invalid, NotFound
 from hub.domain.common.events import Event, EventBus, TicketChanged
 from hub.domain.common.models import AuditEntry
+from hub.domain.queue import routing
 from hub.domain.queue.engine import QueueService
 
 # action -> (the states it may start from, the state it leads to)
@@ -306,7 +307,7 @@ class OrderService:
             steps: dict[str, list[Any]] = {}
             for row in rows:
                 steps.setdefault(row.service, []).append(row)
-            for service in sorted(steps, key=lambda s: (KIND_STEP.get(steps[s][0].kind, 9), self._service_rank[s])):
+            for service in self._route_order(steps):
                 linked = [r for r in steps[service] if r.ticket_id is not None]
                 unlinked = [r.id for r in steps[service] if r.ticket_id is None]
                 # In that line or room now: an order added meanwhile joins the ticket the patient holds there.
@@ -322,6 +323,66 @@ class OrderService:
                         T.c.status.in_(ACTIVE_TICKET)).order_by(T.c.id.desc()).limit(1)).scalar()
                     return service, unlinked, existing
         return None
+
+    def _route_order(self, steps: dict[str, list[Any]]) -> list[str]:
+        """The performing services in the order the patient should take them.
+
+        Services the patient has been to (or is in) keep their place first; the ones not yet begun go in
+        the order of the earliest expected return to the doctor from the live estimates (re-planned at
+        every step, so a line that grew meanwhile is avoided), within the catalogue's constraints. With
+        `[routing] enabled = false`: lab first, then imaging, in the configuration's order.
+        """
+        written = sorted(steps, key=lambda s: (KIND_STEP.get(steps[s][0].kind, 9), self._service_rank[s]))
+        begun = [s for s in written if any(r.ticket_id is not None for r in steps[s])]
+        pending = [s for s in written if s not in begun]
+        if not self.clinic.routing.enabled:
+            return written
+        if len(pending) < 2:
+            return begun + pending  # the station the patient is in (or has been to) is looked at first
+        return begun + self.plan_stations(pending, {s: [r.item_code for r in steps[s]] for s in pending})
+
+    def planned_route(self, ticket_id: int) -> list[dict[str, Any]]:
+        """The stations still ahead of a ticket's visit, in the order routing plans them now (the visit
+        status shows it): each {"service", "name", "name_en"}; the one the patient is in comes first."""
+        with self.db.read() as connection:
+            visit_id = connection.execute(select(T.c.visit_id).where(T.c.id == ticket_id)).scalar()
+            if visit_id is None:
+                raise NotFound("unknown_ticket", f"no ticket {ticket_id}")
+            rows = connection.execute(
+                select(O.c.id, O.c.item_code, O.c.service, O.c.kind, O.c.ticket_id, T.c.status.label("t_status"))
+                .select_from(O.outerjoin(T, T.c.id == O.c.ticket_id))
+                .where(O.c.visit_id == visit_id, O.c.status.in_(OPEN_STATES))).all()
+        steps: dict[str, list[Any]] = {}
+        for row in rows:
+            # Stations already left (results awaited) are behind the patient, not ahead.
+            if row.ticket_id is not None and row.t_status in LEFT_SERVICE:
+                continue
+            steps.setdefault(row.service, []).append(row)
+        out = []
+        for service in self._route_order(steps):
+            cfg = self.queue.service_config(service)
+            out.append({"service": service, "name": cfg.name, "name_en": cfg.name_en})
+        return out
+
+    def plan_stations(self, services: list[str], items: dict[str, list[str]]) -> list[str]:
+        """Routing of performing services (each with the catalogue items ordered there), by live estimates."""
+        # How each line will change (the forward model with the recent arrivals): a long line that is
+        # draining is better visited later.
+        outlooks = {o.code: o for o in self.queue.outlooks(services)}
+        stations = []
+        for service in services:
+            catalogue = [self.item(code) for code in items[service]]
+            points = [(m, e.p50_minutes) for m, e in outlooks[service].predictions if e is not None]
+            now_wait = points[0][1] if points and points[0][0] == 0 else 0.0
+            stations.append(routing.Station(
+                service, now_wait, self.queue.service_config(service).service_minutes.mean,
+                wait_profile=tuple(p for p in points if p[0] > 0), kind=catalogue[0].kind if catalogue else "lab",
+                result_minutes=max((i.result_minutes for i in catalogue), default=0.0),
+                fasting=any(i.fasting for i in catalogue), contrast=any(i.contrast for i in catalogue)))
+        try:
+            return routing.plan(stations).order
+        except routing.RoutingError:
+            return services  # contradictory constraints in the catalogue: the written order
 
     def _ticket_note(self, order_ids: list[int]) -> str:
         with self.db.read() as connection:

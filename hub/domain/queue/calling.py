@@ -220,6 +220,10 @@ class QueueCalling(QueueCounters):
         if claimed is None:
             return None
         self._transition(txn, ticket, p.CALLED, actor, row.id)
+        if claimed.first_called_at is not None and to_ms(claimed.first_called_at) == to_ms(txn.now):
+            # A first call: how long this ticket waited against the P90 it was shown (calibration.py).
+            waited = (to_ms(txn.now) - to_ms(claimed.issued_at)) / 60_000
+            self.calibration.observe_call(claimed.service_id, claimed.id, waited, claimed.estimate_p90_min)
         counter_view = self._set_current(txn, row, claimed, streak)
         view = self._view(txn.connection, claimed, txn.now)
         txn.events += [self._call_event(txn, view, row, recall=False, counter_view=counter_view),

@@ -28,6 +28,7 @@ from hub.domain.common.events import (
 )
 from hub.domain.common.models import AuditEntry
 from hub.domain.queue import policy
+from hub.domain.queue.calibration import P90Calibrator
 from hub.domain.queue.lines import Line, LineIndex
 from hub.domain.queue.models import Counter, CounterService, Service, Ticket, TicketTransition
 from hub.domain.queue.service_times import ServiceTimeBook
@@ -93,6 +94,10 @@ class QueueCore:
         self._schedules: dict[str, Any] = {}
         self._lines_read: dict[int, set[tuple[int, date]]] = {}
         self._log_pruned_on: date | None = None
+        settings = clinic.estimates
+        self.calibration = P90Calibrator(start=settings.p90_scale, target=settings.p90_target,
+                                         rate=settings.calibration_rate, enabled=settings.p90_calibration)
+        self._overdue_checked: dict[int, int] = {}  # service id -> the minute its overdue tickets were counted
     def _index(self, clinic: ClinicConfig) -> None:
         """Index the structure once (a big hospital has hundreds of counters); again only when it changes.
 

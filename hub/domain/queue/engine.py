@@ -6,8 +6,8 @@ life reads issuing -> calling, with the reads for boards and forecasts beside th
 
 from __future__ import annotations
 
-from hub.domain.queue.calling import QueueCalling
+from hub.domain.queue.staffing import QueueStaffing
 
 
-class QueueService(QueueCalling):
+class QueueService(QueueStaffing):
     """Issue, call, serve and move tickets; open, pause and close counters."""

@@ -37,6 +37,8 @@ MAX_EARLIER_SHARE = 0.9
 SCHEDULE_REUSE_MS = 2_000
 # What no model sees (a doctor called away, a patient slower to come), as a share of the tickets ahead.
 MODEL_ERROR = 0.18
+# A free counter calls a new ticket with nobody ahead within about this long.
+IDLE_CALL_MINUTES = 1.5
 
 
 @dataclass(frozen=True)
@@ -247,10 +249,22 @@ class ServiceForecast:
                 break
             wait = longer
         # A whole ticket: between the last call before lunch and the first after it nobody is called.
-        slow = self._wait_at(math.ceil(ahead + jumpers + Z90 * self._position_sd(ahead, jumpers) * self.p90_scale))
+        position = ahead + jumpers + Z90 * self._position_sd(ahead, jumpers) * self.p90_scale
+        slow = self._wait_at(math.ceil(position))
+        between = self._wait_at(position)
+        cycle = self.service_time.mean + self.walk_minutes
+        if slow is not None and between is not None and slow - between < 2 * cycle:
+            # No break in between: the fractional position is the honest P90 (a whole ticket more is too
+            # wide when few wait, which is what an online calibration cannot narrow).
+            slow = between
         # At least one job's worth across the working counters: even an idle counter takes a moment to call.
         working = sum(1 for c in self.counters if c.state != "closed") or 1
-        floor = wait + Z90 * (self.service_time.mean + self.walk_minutes) / working * self.p90_scale
+        # (Half a job: the residual of the service in hand is already in `wait`.)
+        floor = wait + Z90 * (self.service_time.mean + self.walk_minutes) / working * self.p90_scale / 2
+        if ahead == 0 and any(c.state == "open" and c.current_status is None for c in self.counters):
+            # Nobody ahead and a counter free now: it calls within a minute or so (a keypad beep), so a
+            # whole service time of margin would promise a wait that never comes (a quiet day's P90).
+            return Estimate(wait, wait + IDLE_CALL_MINUTES * self.p90_scale)
         return Estimate(wait, max(slow if slow is not None else wait, floor))
 
     def _position_sd(self, ahead: int, jumpers: float) -> float:

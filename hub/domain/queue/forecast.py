@@ -31,6 +31,10 @@ _RECENT_CALLS_BY_SERVICE = select(T.c.service_id, func.count()).select_from(TT.j
     TT.c.counter_id == bindparam("b_counter"), TT.c.at >= bindparam("b_since"), TT.c.to_status == p.CALLED,
     TT.c.from_status == p.WAITING).group_by(T.c.service_id)
 
+_WAITING_WITH_P90 = select(T.c.id, T.c.issued_at, T.c.estimate_p90_min).where(
+    T.c.service_id == bindparam("b_service"), T.c.day == bindparam("b_day"), T.c.status == p.WAITING,
+    T.c.estimate_p90_min.is_not(None))
+
 
 class QueueForecasts(QueueCore):
     """Gathering what one service's wait estimates need: counters, learned times, arrivals."""
@@ -73,12 +77,29 @@ class QueueForecasts(QueueCore):
             counters=loads, arrivals_per_minute=rates, head_starts=self.rules.head_start_minutes,
             no_show_rate=no_show_rate, no_show_minutes=no_show_minutes,
             expected_break_minutes=self.clinic.estimates.expected_break_minutes,
-            p90_scale=self.clinic.estimates.p90_scale, walk_minutes=self.times.walk_minutes(connection, service_id))
+            p90_scale=self._calibrated_scale(connection, service_id, now),
+            walk_minutes=self.times.walk_minutes(connection, service_id))
         # Reuse the calls the last forecast of this service already played forward (O(1) instead of
         # O(line) per estimate while the counters stand still); otherwise this one becomes the base.
         if not forecast.share_schedule(self._schedules.get(service)):
             self._schedules[service] = forecast
         return forecast
+
+    def _calibrated_scale(self, connection: Connection, service_id: int, now: datetime) -> float:
+        """The learned P90 scale of a service, after counting the waiting tickets already past their P90.
+
+        Counted at most once a minute per service: a surge shows in the scale within a minute.
+        """
+        calibration = self.calibration
+        minute = to_ms(now) // 60_000
+        if calibration.enabled and self._overdue_checked.get(service_id) != minute:
+            self._overdue_checked[service_id] = minute
+            rows = fast(connection, _WAITING_WITH_P90, {"b_service": service_id, "b_day": local_day(now, self.tz)})
+            now_ms = to_ms(now)
+            overdue = [row.id for row in rows
+                       if (now_ms - to_ms(row.issued_at)) / 60_000 > row.estimate_p90_min]
+            calibration.observe_overdue(service_id, overdue)
+        return calibration.scale(service_id)
     def _earlier_work(self, connection: Connection, serving: list[CounterConfig], service: str,
                       now: datetime) -> dict[str, float]:
         """Minutes of work a multi-service counter has in the services it takes before ours."""

@@ -109,7 +109,59 @@
     window.opsChart = chart;
   }
 
+  // Staffing advisor: the advice with its reason, and each service's P50/P90 for the next two hours.
+  function renderStaffing(view) {
+    var list = $("advice");
+    list.textContent = "";
+    if (!view.advice.length) {
+      var none = document.createElement("li");
+      none.className = "none";
+      none.textContent = L.no_advice;
+      list.appendChild(none);
+    }
+    view.advice.forEach(function (a) {
+      var item = document.createElement("li");
+      item.dataset.kind = a.kind;
+      item.dataset.key = a.key;
+      item.textContent = en ? a.message_en : a.message;
+      list.appendChild(item);
+    });
+    var head = $("outlook").querySelector("thead tr");
+    var body = $("outlook").querySelector("tbody");
+    head.textContent = "";
+    body.textContent = "";
+    if (!view.services.length) { return; }
+    var first = document.createElement("th");
+    first.textContent = L.service;
+    head.appendChild(first);
+    view.services[0].predictions.forEach(function (step) {
+      var th = document.createElement("th");
+      th.className = "num";
+      th.textContent = new Date(step.at).toLocaleTimeString(en ? "en-GB" : "vi-VN",
+        { hour: "2-digit", minute: "2-digit", timeZone: config.tz });
+      head.appendChild(th);
+    });
+    view.services.forEach(function (s) {
+      var row = document.createElement("tr");
+      row.dataset.service = s.service;
+      cell(row, s.name);
+      s.predictions.forEach(function (step) {
+        var td = cell(row, step.p50_minutes === null ? "—" : step.p50_minutes + "–" + step.p90_minutes, true);
+        if (step.p90_minutes !== null && step.p90_minutes >= config.advice_p90) { td.dataset.alert = "yes"; }
+      });
+      body.appendChild(row);
+    });
+  }
+
+  function refreshStaffing() {
+    fetch("/api/v1/ops/staffing", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { if (!response.ok) { throw new Error("HTTP " + response.status); } return response.json(); })
+      .then(renderStaffing)
+      .catch(function () { $("conn").hidden = false; });
+  }
+
   function refresh() {
+    refreshStaffing();
     fetch("/api/v1/ops", { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
@@ -139,6 +191,7 @@
     socket.on("connect", function () { socket.emit("subscribe", { devices: true }); });
     socket.on("alert", function () { refresh(); schedule(); });
     socket.on("device", function () { refresh(); schedule(); });
+    socket.on("staffing", function () { refreshStaffing(); });
   }
   refresh();
   schedule();
