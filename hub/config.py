@@ -98,7 +98,9 @@ class HubSettings(_Strict):
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     mqtt_username: str = "clinicq-hub"
     mqtt_password: str = ""  # the hub's own broker login; `clinicq mqtt-acl` writes it into the password file
-    embedded_broker: bool = True
+    # Retired: the embedded broker is never a fallback any more (set mqtt_url = "embedded" instead);
+    # the key is still read so older site.toml files load, and `true` only logs a warning.
+    embedded_broker: bool = False
     secret_key: str = ""
     # Where the hub keeps Mosquitto's password and ACL files current as devices are added, moved and
     # retired ("" = only `clinicq mqtt-acl` writes them); the broker reloads them on SIGHUP, sent to the
@@ -111,8 +113,10 @@ class HubSettings(_Strict):
     def _mqtt_url(cls, value: str) -> str:
         if value in ("off", "none"):
             return ""  # no broker: the hub serves web clients only
+        if value == "embedded" or re.fullmatch(r"embedded://(127\.0\.0\.1|localhost):\d{1,5}/?", value):
+            return value  # amqtt as a child on loopback, its own port (hub/broker.py)
         if value and not re.fullmatch(r"mqtts?://[^/:]+(:\d{1,5})?/?", value):
-            raise ValueError(f"expected mqtt://HOST:PORT (or off), got {value!r}")
+            raise ValueError(f"expected mqtt://HOST:PORT, embedded or off, got {value!r}")
         return value
 
 

@@ -82,6 +82,11 @@ class Topics:
         return f"{self.root}/hub/status"
 
     @property
+    def hub_probe(self) -> str:
+        """The hub's liveness probe to its broker (QoS 1, nobody subscribes: the PUBACK is the answer)."""
+        return f"{self.root}/hub/probe"
+
+    @property
     def hub_rebirth(self) -> str:
         return f"{self.root}/hub/cmd/rebirth"
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hub.app import create_app
-from hub.broker import ensure_broker
+from hub.broker import connect_url, ensure_broker, is_embedded
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
-from hub.realtime.mqtt_bridge import MqttBridge, parse_mqtt_url
+from hub.realtime.mqtt_bridge import MqttBridge
 
 log = logging.getLogger(__name__)
 # How often a hub process checks whether another one saved a newer clinic structure (one indexed read).
@@ -74,15 +74,21 @@ def start_device_bus(hub: Hub) -> MqttBridge | None:
     if not settings.mqtt_url:
         log.info("MQTT is off: devices will not be served")
         return None
-    host, port = parse_mqtt_url(settings.mqtt_url)
-    broker = ensure_broker(host, port, hub.var_dir, settings.embedded_broker)
+    if settings.embedded_broker and not is_embedded(settings.mqtt_url):
+        log.warning("embedded_broker is retired and ignored: the hub waits for the broker at %s "
+                    "(set mqtt_url = \"embedded\" for the embedded one)", settings.mqtt_url)
+    try:
+        broker = ensure_broker(settings.mqtt_url, hub.var_dir)
+    except RuntimeError as exc:
+        raise SystemExit(f"clinicq: {exc}") from None
     if broker is not None:
         hub.closers.append(broker.stop)
-    bridge = MqttBridge(hub, hub.devices, settings.mqtt_url, username=settings.mqtt_username,
+    bridge = MqttBridge(hub, hub.devices, connect_url(settings.mqtt_url), username=settings.mqtt_username,
                         password=settings.mqtt_password)
     bridge.start()
     hub.closers.append(bridge.stop)
     hub.mqtt_status = bridge.status
+    hub.mqtt_broker = "embedded" if broker is not None else "external"
     return bridge
 
 

@@ -382,14 +382,15 @@ def test_acl_keeps_devices_in_their_own_topics(tmp_path: Path) -> None:
         broker.stop()
 
 
-def test_embedded_broker_when_none_answers(tmp_path: Path) -> None:
+def test_embedded_broker_when_configured(tmp_path: Path) -> None:
     port = free_port()
-    process = start_hub(tmp_path / "embedded", extra_args=["--mqtt", f"mqtt://127.0.0.1:{port}"])
+    process = start_hub(tmp_path / "embedded", extra_args=["--mqtt", f"embedded://127.0.0.1:{port}"])
     try:
         deadline = time.monotonic() + 20
-        while requests.get(process.api + "/health", timeout=2).json()["mqtt"] != "ok":
+        while (health := requests.get(process.api + "/health", timeout=2).json())["mqtt"] != "ok":
             assert time.monotonic() < deadline, process.log_tail()
             time.sleep(0.2)
+        assert health["broker"] == "embedded"
         ticket = issue(process, "kham-ngoai")
         keypad = Peer(port, client_id="kp-p103")
         ack_topic = T.device_ack("keypad", "kp-p103", "key")

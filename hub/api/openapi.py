@@ -193,7 +193,9 @@ def build_document() -> dict[str, Any]:
                                                      "state": {"type": "string", "enum": ["open", "paused", "closed"]},
                                                      "zone": {"type": "string"}, "ticket": {}}},
         "Health": {"type": "object", "properties": {"status": {"type": "string"}, "db": {"type": "string"},
-                                                    "mqtt": {"type": "string", "enum": ["ok", "down", "disabled"]}}},
+                                                    "mqtt": {"type": "string",
+                                                             "enum": ["ok", "degraded", "down", "disabled"]},
+                                                    "broker": {"type": "string", "enum": ["embedded", "external"]}}},
     }
     for rule in current_app.url_map.iter_rules():
         if not rule.rule.startswith(API_PREFIX) or rule.endpoint not in OPERATIONS:
