@@ -9,6 +9,7 @@ from flask_socketio import SocketIO
 
 from hub.api import register_api
 from hub.api.errors import install_error_handlers
+from hub.api.requests import install_converters, install_input_guards
 from hub.core import Hub
 from hub.realtime.socket_rooms import SocketRooms
 from hub.web import register_web
@@ -35,6 +36,8 @@ def create_app(hub: Hub, *, async_mode: str | None = None, message_queue: str | 
     app.json.ensure_ascii = False  # Vietnamese stays readable in responses
     app.extensions["clinicq"] = hub
     install_error_handlers(app)
+    install_converters(app)  # before the blueprints: rules take their converters when added
+    install_input_guards(app)
     register_api(app)
     register_web(app)
     socketio = SocketIO(app, async_mode=async_mode, message_queue=message_queue, channel=channel, json=None,

@@ -126,7 +126,8 @@ def test_hub_is_online_and_healthy(hub: HubProcess, mosquitto: MosquittoBroker) 
         assert status == "online" and retained
     finally:
         listener.close()
-    assert requests.get(hub.api + "/health", timeout=5).json() == {"status": "ok", "db": "ok", "mqtt": "ok"}
+    assert requests.get(hub.api + "/health", timeout=5).json() == {"status": "ok", "db": "ok", "mqtt": "ok",
+                                                                   "broker": "external"}
 
 
 def test_key_press_calls_announces_and_retains_state(hub: HubProcess, mosquitto: MosquittoBroker) -> None:

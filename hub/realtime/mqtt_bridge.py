@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy.exc import DataError
 
 from display.announcement import compose_announcement
 from hub import protocol as p
@@ -317,7 +318,10 @@ class MqttBridge:
             topic, payload = item
             try:
                 self.handle_message(topic, payload)
-            except Exception:  # one bad message must not stop the bridge
+            except (ValueError, TypeError, KeyError, DomainError, DataError) as exc:
+                # Bad input from the network: one line (topic only: payloads may carry personal data).
+                self._reject(topic, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+            except Exception:  # one bad message must not stop the bridge; a real fault keeps its traceback
                 self.rejected += 1
                 log.exception("failed to handle a message on %s", topic)
 
