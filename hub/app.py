@@ -8,6 +8,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from hub.api import register_api
+from hub.api.access import install_access
 from hub.api.errors import install_error_handlers
 from hub.api.requests import install_converters, install_input_guards
 from hub.core import Hub
@@ -38,6 +39,7 @@ def create_app(hub: Hub, *, async_mode: str | None = None, message_queue: str | 
     install_error_handlers(app)
     install_converters(app)  # before the blueprints: rules take their converters when added
     install_input_guards(app)
+    install_access(app)  # after the input guards: the role table decides every REST operation
     register_api(app)
     register_web(app)
     socketio = SocketIO(app, async_mode=async_mode, message_queue=message_queue, channel=channel, json=None,
