@@ -33,6 +33,8 @@ def create_app(hub: Hub, *, async_mode: str | None = None, message_queue: str | 
         TESTING=testing,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=hub.config.hub.session_cookie_secure,  # config/site.toml [hub]
+        REMEMBER_COOKIE_SECURE=hub.config.hub.session_cookie_secure,
     )
     app.json.ensure_ascii = False  # Vietnamese stays readable in responses
     app.extensions["clinicq"] = hub

@@ -102,6 +102,8 @@ class HubSettings(_Strict):
     # the key is still read so older site.toml files load, and `true` only logs a warning.
     embedded_broker: bool = False
     secret_key: str = ""
+    # Behind HTTPS (a TLS proxy), mark the staff session cookie Secure so browsers never send it over HTTP.
+    session_cookie_secure: bool = False
     # Where the hub keeps Mosquitto's password and ACL files current as devices are added, moved and
     # retired ("" = only `clinicq mqtt-acl` writes them); the broker reloads them on SIGHUP, sent to the
     # pid in broker_pid_file (Mosquitto's own pid_file) when set.

@@ -28,6 +28,7 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
     server_class = _no_delay_server()  # built after gevent's monkey patching
 
     hub = build_hub(config, var_dir=var_dir, db_url=db_url)
+    offload_password_hashing(hub)
     if hub.config.hub.broker_files_dir:
         from hub.mqtt_acl import BrokerFiles
 
@@ -52,6 +53,18 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
     finally:
         log.info("hub stopping")
         hub.close()
+
+
+def offload_password_hashing(hub: Hub) -> None:
+    """argon2 in gevent's pool of OS threads: its CFFI call releases the GIL, so a flood of logins no
+    longer stalls the one event loop every ticket and call goes through."""
+    from gevent import get_hub
+    from gevent.monkey import is_module_patched
+
+    if not is_module_patched("socket"):
+        return  # not under gevent: threads already run side by side
+    pool = get_hub().threadpool
+    hub.staff.run_cpu_bound = lambda work: pool.apply(work)
 
 
 def _no_delay_server() -> type:
