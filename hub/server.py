@@ -18,6 +18,7 @@ from hub.realtime.mqtt_bridge import MqttBridge
 log = logging.getLogger(__name__)
 # How often a hub process checks whether another one saved a newer clinic structure (one indexed read).
 STRUCTURE_POLL_S = float(os.environ.get("CLINICQ_STRUCTURE_POLL_S") or 2.0)
+HASH_THREADS = int(os.environ.get("CLINICQ_HASH_THREADS") or 1)
 
 
 def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: str | None = None,
@@ -58,13 +59,17 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
 def offload_password_hashing(hub: Hub) -> None:
     """argon2 in gevent's pool of OS threads: its CFFI call releases the GIL, so a flood of logins no
     longer stalls the one event loop every ticket and call goes through."""
-    from gevent import get_hub
     from gevent.monkey import is_module_patched
+    from gevent.threadpool import ThreadPool
 
-    if not is_module_patched("socket"):
-        return  # not under gevent: threads already run side by side
-    pool = get_hub().threadpool
+    if not is_module_patched("socket") or os.environ.get("CLINICQ_HASH_ON_LOOP") == "1":
+        return  # not under gevent (threads already run side by side), or the benchmark's baseline
+    # A bounded pool of its own: on a 2-core box, hashing may take one core at most and ticket issue
+    # keeps the other; a flood queues here instead of starving the event loop of CPU.
+    pool = ThreadPool(HASH_THREADS)
     hub.staff.run_cpu_bound = lambda work: pool.apply(work)
+    hub.closers.append(pool.kill)
+    log.info("password hashing runs in a pool of %d OS thread(s), off the event loop", HASH_THREADS)
 
 
 def _no_delay_server() -> type:
