@@ -404,3 +404,38 @@ def test_embedded_broker_when_configured(tmp_path: Path) -> None:
     finally:
         process.stop()
     assert not port_open("127.0.0.1", port), "the embedded broker outlived the hub"
+
+
+def test_a_device_cannot_take_another_devices_client_id(tmp_path: Path) -> None:
+    program = mosquitto_path()
+    require_service("mosquitto", program is not None, "install the Debian package mosquitto")
+    env = {**os.environ, "CLINICQ_MQTT_PASSWORD": "hub-secret-for-tests"}
+    var_dir = tmp_path / "var"
+    root = Path(__file__).resolve().parents[1]
+    clinicq = Path(sys.executable).with_name("clinicq")
+    common = ["--config", str(root / "config"), "--var", str(var_dir), "--db", f"sqlite:///{var_dir / 'id.db'}"]
+    result = subprocess.run([str(clinicq), "mqtt-acl", "--out", str(tmp_path / "broker"), *common],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    generated = (tmp_path / "broker" / "clinicq.conf").read_text()
+    assert "use_username_as_clientid true" in generated
+    # The generated lines minus the listener and nodelay (the test broker writes its own on a free port).
+    settings = "".join(line + "\n" for line in generated.splitlines()
+                       if line and not line.startswith(("#", "listener", "set_tcp_nodelay")))
+    broker = MosquittoBroker(program, workdir=tmp_path / "mosq", extra_config=settings)
+    broker.workdir.mkdir()
+    broker.start()
+    try:
+        victim = Peer(broker.port, client_id="kp-p101", username="kp-p101", password="demo-secret-kp-p101")
+        assert victim.connected
+        drops: list[object] = []
+        victim.client.on_disconnect = lambda *args: drops.append(args[3])  # paho would reconnect silently
+        for _ in range(5):  # the attack of the issue: log in as yourself, claim the victim's client id
+            attacker = Peer(broker.port, client_id="kp-p101", username="kp-p102", password="demo-secret-kp-p102")
+            time.sleep(0.3)
+            attacker.close()
+        time.sleep(0.5)
+        assert drops == [] and victim.client.is_connected(), f"the keypad was knocked off: {drops}"
+        victim.close()
+    finally:
+        broker.stop()
