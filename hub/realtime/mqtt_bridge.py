@@ -181,8 +181,11 @@ class MqttBridge:
 
     def _publish_call(self, topic: str, message: dict[str, Any]) -> None:
         if not self.connected.is_set():
+            # Kept for the replay only: publishing now too would have paho send its buffered copy on
+            # reconnect and the replay another, the same call_id twice to every subscriber.
             with self._lock:
                 self._unsent_calls.append((message["ts"] + message["ttl_s"], topic, message))
+            return
         self.publish(topic, message)
 
     def _replay_calls(self) -> None:
