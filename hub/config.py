@@ -297,6 +297,10 @@ class PaymentSettings(_Strict):
     bank_account: Annotated[str, Field(pattern=r"^[0-9A-Za-z]{4,19}$")] = "0000000000"
     bank_account_name: Annotated[str, Field(max_length=50)] = ""
     provider_timeout_s: float = Field(30, gt=0, le=300)
+    # Deposits (tạm ứng): at most this much in one deposit, and at most max_advance_vnd held on a visit
+    # beyond what its bill already totals (a mistyped 999,999,999 on an empty bill is refused).
+    max_deposit_vnd: int = Field(20_000_000, ge=1, le=999_999_999)
+    max_advance_vnd: int = Field(10_000_000, ge=0, le=999_999_999)
 
 
 class ReportSettings(_Strict):
