@@ -61,6 +61,8 @@ setup(
             "aiosmtpd>=1.4,<2",
             "zxing-cpp>=2.2,<4",
             "aiohttp>=3.9,<4",  # the benchmarks' Socket.IO boards (python-socketio's asyncio client)
+            "openapi-spec-validator>=0.7,<0.8",  # the OpenAPI document is validated in a test
+            "schemathesis>=4,<5",  # tests/test_schemathesis.py: no generated input makes a 5xx
         ],
     },
     entry_points={"console_scripts": ["clinicq=hub.entry:main"]},

@@ -31,4 +31,4 @@ def register(group: click.Group) -> None:
         except HubUnreachable:
             click.echo(f"clinicq console: {hub_url} does not answer yet; keys work once it does", err=True)
         state = CounterState(counter)
-        run_console(ConsoleController(client, state, lang), CounterFeed(hub_url, state))
+        run_console(ConsoleController(client, state, lang), CounterFeed(hub_url, state, token=token))

@@ -21,7 +21,9 @@ STOP_WAIT_S = 0.3
 class CounterFeed:
     """Subscribes to {"counter": code} on every connect and keeps `state` current."""
 
-    def __init__(self, hub_url: str, state: CounterState, on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, hub_url: str, state: CounterState, on_change: Callable[[], None] = lambda: None,
+                 token: str | None = None) -> None:
+        self.token = token  # a counter's room shows the waiting line: the hub asks for a staff or device token
         self.hub_url = hub_url.rstrip("/")
         self.state = state
         self.on_change = on_change
@@ -51,7 +53,10 @@ class CounterFeed:
 
     def _on_connect(self) -> None:
         self.state.connected = True
-        self.client.emit(p.SIO_SUBSCRIBE, {"counter": self.state.code})  # a fresh snapshot after every reconnect
+        subscription: dict[str, Any] = {"counter": self.state.code}
+        if self.token:
+            subscription["token"] = self.token
+        self.client.emit(p.SIO_SUBSCRIBE, subscription)  # a fresh snapshot after every reconnect
         self.on_change()
 
     def _on_disconnect(self, *_: Any) -> None:

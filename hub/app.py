@@ -8,7 +8,9 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from hub.api import register_api
+from hub.api.access import install_access
 from hub.api.errors import install_error_handlers
+from hub.api.requests import install_converters, install_input_guards
 from hub.core import Hub
 from hub.realtime.socket_rooms import SocketRooms
 from hub.web import register_web
@@ -31,10 +33,15 @@ def create_app(hub: Hub, *, async_mode: str | None = None, message_queue: str | 
         TESTING=testing,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=hub.config.hub.session_cookie_secure,  # config/site.toml [hub]
+        REMEMBER_COOKIE_SECURE=hub.config.hub.session_cookie_secure,
     )
     app.json.ensure_ascii = False  # Vietnamese stays readable in responses
     app.extensions["clinicq"] = hub
     install_error_handlers(app)
+    install_converters(app)  # before the blueprints: rules take their converters when added
+    install_input_guards(app)
+    install_access(app)  # after the input guards: the role table decides every REST operation
     register_api(app)
     register_web(app)
     socketio = SocketIO(app, async_mode=async_mode, message_queue=message_queue, channel=channel, json=None,

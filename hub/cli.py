@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -47,7 +48,7 @@ def server_options(function):  # type: ignore[no-untyped-def]
     function = click.option("--port", type=int, default=None, help="HTTP port (default from config: 8000)")(function)
     function = click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on")(function)
     function = click.option("--mqtt", "mqtt_url", default=None,
-                            help="Use this broker (mqtt://HOST:PORT) instead of the configured one")(function)
+                            help="Broker to use (mqtt://HOST:PORT, embedded or off), not the configured one")(function)
     return function
 
 
@@ -114,6 +115,9 @@ def demo(config_dir: str | None, db_url: str | None, var_dir: str, port: int | N
     """The whole clinic on one machine: hub, kiosk, printer, speakers and a simulated device fleet."""
     from hub.demo import run_demo
 
+    # The demo's own broker (amqtt on loopback, port 1884) unless one is named: it never takes the
+    # port of the site's Mosquitto.
+    mqtt_url = mqtt_url or os.environ.get("CLINICQ_MQTT_URL") or "embedded"
     config = load_or_exit(config_dir, port=port, mqtt_url=mqtt_url)
     run_demo(config, host=host, port=config.hub.port, var_dir=Path(var_dir), db_url=db_url,
              config_dir=Path(config_dir) if config_dir else default_config_dir(), with_devices=not no_devices)

@@ -98,8 +98,12 @@ class HubSettings(_Strict):
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     mqtt_username: str = "clinicq-hub"
     mqtt_password: str = ""  # the hub's own broker login; `clinicq mqtt-acl` writes it into the password file
-    embedded_broker: bool = True
+    # Retired: the embedded broker is never a fallback any more (set mqtt_url = "embedded" instead);
+    # the key is still read so older site.toml files load, and `true` only logs a warning.
+    embedded_broker: bool = False
     secret_key: str = ""
+    # Behind HTTPS (a TLS proxy), mark the staff session cookie Secure so browsers never send it over HTTP.
+    session_cookie_secure: bool = False
     # Where the hub keeps Mosquitto's password and ACL files current as devices are added, moved and
     # retired ("" = only `clinicq mqtt-acl` writes them); the broker reloads them on SIGHUP, sent to the
     # pid in broker_pid_file (Mosquitto's own pid_file) when set.
@@ -111,8 +115,10 @@ class HubSettings(_Strict):
     def _mqtt_url(cls, value: str) -> str:
         if value in ("off", "none"):
             return ""  # no broker: the hub serves web clients only
+        if value == "embedded" or re.fullmatch(r"embedded://(127\.0\.0\.1|localhost):\d{1,5}/?", value):
+            return value  # amqtt as a child on loopback, its own port (hub/broker.py)
         if value and not re.fullmatch(r"mqtts?://[^/:]+(:\d{1,5})?/?", value):
-            raise ValueError(f"expected mqtt://HOST:PORT (or off), got {value!r}")
+            raise ValueError(f"expected mqtt://HOST:PORT, embedded or off, got {value!r}")
         return value
 
 
@@ -304,6 +310,10 @@ class PaymentSettings(_Strict):
     bank_account: Annotated[str, Field(pattern=r"^[0-9A-Za-z]{4,19}$")] = "0000000000"
     bank_account_name: Annotated[str, Field(max_length=50)] = ""
     provider_timeout_s: float = Field(30, gt=0, le=300)
+    # Deposits (tạm ứng): at most this much in one deposit, and at most max_advance_vnd held on a visit
+    # beyond what its bill already totals (a mistyped 999,999,999 on an empty bill is refused).
+    max_deposit_vnd: int = Field(20_000_000, ge=1, le=999_999_999)
+    max_advance_vnd: int = Field(10_000_000, ge=0, le=999_999_999)
 
 
 class RoutingSettings(_Strict):

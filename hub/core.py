@@ -66,6 +66,8 @@ class Hub:
     # Reports "ok", "down" or "disabled"; the MQTT bridge replaces it when it runs.
     mqtt_status: Callable[[], str] = lambda: "disabled"
     insurance: InsuranceService | None = None  # BHYT, when config/insurance.toml exists
+    # Which broker serves: "embedded" (amqtt child on loopback) or "external"; "" while MQTT is off.
+    mqtt_broker: str = ""
 
     def ticket_token(self, ticket_id: int) -> str:
         """The signed token in a ticket's status link: it lets a patient follow that ticket only."""

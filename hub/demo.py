@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from hub.broker import port_answers
+from hub.broker import connect_url, port_answers
 from hub.children import clinicq_command, start_child, stop_child
 from hub.config import ClinicConfig
 from hub.core import Hub
@@ -110,7 +110,7 @@ class DemoAgents:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        mqtt_url = self.config.hub.mqtt_url
+        mqtt_url = connect_url(self.config.hub.mqtt_url) if self.config.hub.mqtt_url else ""
         self.printer_port = free_port_near(9100)
         self.kiosk_port = free_port_near(8080)
         self._spawn("printer", "printer-emulator", "--port", str(self.printer_port),
@@ -188,7 +188,7 @@ def run_demo(config: ClinicConfig, *, host: str, port: int, var_dir: Path, confi
                             with_devices=with_devices)
         agents.start()
         hub.closers.append(agents.stop)
-        mqtt = config.hub.mqtt_url
+        mqtt = connect_url(config.hub.mqtt_url) if config.hub.mqtt_url else ""
         if mqtt:
             mqtt_host, mqtt_port = parse_mqtt_url(mqtt)
             mqtt = f"{mqtt} ({'answering' if port_answers(mqtt_host, mqtt_port) else 'starting'})"

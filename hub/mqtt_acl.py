@@ -65,7 +65,23 @@ def write_broker_files(out_dir: Path, config: ClinicConfig, devices: list[dict[s
     acl.write_text(acl_text(topics, devices, hub_user))
     for path in (passwd, acl):
         path.chmod(0o600)
+    (out_dir / "clinicq.conf").write_text(listener_config(out_dir))
     return passwd, acl
+
+
+def listener_config(out_dir: Path, port: int = 1883) -> str:
+    """Mosquitto settings for the devices' listener, with the files above.
+
+    `use_username_as_clientid` makes the client id the login name: a device logged in with its own
+    secret can no longer take another device's client id and knock it off the broker."""
+    folder = out_dir.resolve()
+    return ("# Written by `clinicq mqtt-acl`: include it from mosquitto.conf (or copy these lines).\n"
+            f"listener {port}\n"
+            "set_tcp_nodelay true\n"
+            "allow_anonymous false\n"
+            "use_username_as_clientid true\n"
+            f"password_file {folder / 'passwd'}\n"
+            f"acl_file {folder / 'acl'}\n")
 
 
 class BrokerFiles:

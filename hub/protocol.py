@@ -83,6 +83,11 @@ class Topics:
         return f"{self.root}/hub/status"
 
     @property
+    def hub_probe(self) -> str:
+        """The hub's liveness probe to its broker (QoS 1, nobody subscribes: the PUBACK is the answer)."""
+        return f"{self.root}/hub/probe"
+
+    @property
     def hub_rebirth(self) -> str:
         return f"{self.root}/hub/cmd/rebirth"
 
@@ -173,15 +178,88 @@ def encode(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+# Limits every JSON input (MQTT payloads and REST bodies) is held to before anything acts on it:
+# databases overflow past 64-bit integers, PostgreSQL text cannot hold NUL, and Python's parser
+# raises RecursionError (not ValueError) on deep nesting.
+MAX_JSON_DEPTH = 32
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+# C0 controls and DEL; tab, newline and carriage return are ordinary text (notes, addresses).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(text: str) -> Any:
+    """json.loads held to the limits above; raises ValueError (never RecursionError) on bad input."""
+    if _nesting_depth(text) > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    check_json_value(value)
+    return value
+
+
+def _nesting_depth(text: str) -> int:
+    """The deepest bracket nesting outside strings: checked before parsing, so depth costs nothing."""
+    if "[" not in text and "{" not in text:
+        return 0
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    return deepest
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def check_json_value(value: Any, where: str = "") -> None:
+    """Raise ValueError for an integer past 64 bits or text with control characters, anywhere inside."""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return
+    if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            raise ValueError(f"{where or 'value'}: integer out of range")
+    elif isinstance(value, str):
+        if CONTROL_CHARACTERS.search(value):
+            raise ValueError(f"{where or 'value'}: control characters are not allowed in text")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_json_value(key, where)
+            check_json_value(item, f"{where}.{key}" if where else str(key)[:40])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_json_value(item, f"{where}[{index}]")
+
+
 def decode(raw: bytes | str, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
-    """Parse a payload; raises ValueError for oversized, non-UTF-8 or non-JSON input."""
+    """Parse a payload; raises ValueError for oversized, non-UTF-8, non-JSON or out-of-bounds input."""
     if isinstance(raw, str):
         raw = raw.encode("utf-8")
     if len(raw) > max_bytes:
         raise ValueError(f"payload of {len(raw)} bytes exceeds {max_bytes}")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return parse_json(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"payload is not UTF-8 JSON: {exc}") from None
+    except json.JSONDecodeError as exc:
         raise ValueError(f"payload is not UTF-8 JSON: {exc}") from None
 
 

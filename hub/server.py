@@ -10,14 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hub.app import create_app
-from hub.broker import ensure_broker
+from hub.broker import connect_url, ensure_broker, is_embedded
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
-from hub.realtime.mqtt_bridge import MqttBridge, parse_mqtt_url
+from hub.realtime.mqtt_bridge import MqttBridge
 
 log = logging.getLogger(__name__)
 # How often a hub process checks whether another one saved a newer clinic structure (one indexed read).
 STRUCTURE_POLL_S = float(os.environ.get("CLINICQ_STRUCTURE_POLL_S") or 2.0)
+HASH_THREADS = int(os.environ.get("CLINICQ_HASH_THREADS") or 1)
 
 
 def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: str | None = None,
@@ -28,6 +29,7 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
     server_class = _no_delay_server()  # built after gevent's monkey patching
 
     hub = build_hub(config, var_dir=var_dir, db_url=db_url)
+    offload_password_hashing(hub)
     if hub.config.hub.broker_files_dir:
         from hub.mqtt_acl import BrokerFiles
 
@@ -54,6 +56,22 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
         hub.close()
 
 
+def offload_password_hashing(hub: Hub) -> None:
+    """argon2 in gevent's pool of OS threads: its CFFI call releases the GIL, so a flood of logins no
+    longer stalls the one event loop every ticket and call goes through."""
+    from gevent.monkey import is_module_patched
+    from gevent.threadpool import ThreadPool
+
+    if not is_module_patched("socket") or os.environ.get("CLINICQ_HASH_ON_LOOP") == "1":
+        return  # not under gevent (threads already run side by side), or the benchmark's baseline
+    # A bounded pool of its own: on a 2-core box, hashing may take one core at most and ticket issue
+    # keeps the other; a flood queues here instead of starving the event loop of CPU.
+    pool = ThreadPool(HASH_THREADS)
+    hub.staff.run_cpu_bound = lambda work: pool.apply(work)
+    hub.closers.append(pool.kill)
+    log.info("password hashing runs in a pool of %d OS thread(s), off the event loop", HASH_THREADS)
+
+
 def _no_delay_server() -> type:
     from gevent.pywsgi import WSGIServer
 
@@ -74,15 +92,21 @@ def start_device_bus(hub: Hub) -> MqttBridge | None:
     if not settings.mqtt_url:
         log.info("MQTT is off: devices will not be served")
         return None
-    host, port = parse_mqtt_url(settings.mqtt_url)
-    broker = ensure_broker(host, port, hub.var_dir, settings.embedded_broker)
+    if settings.embedded_broker and not is_embedded(settings.mqtt_url):
+        log.warning("embedded_broker is retired and ignored: the hub waits for the broker at %s "
+                    "(set mqtt_url = \"embedded\" for the embedded one)", settings.mqtt_url)
+    try:
+        broker = ensure_broker(settings.mqtt_url, hub.var_dir)
+    except RuntimeError as exc:
+        raise SystemExit(f"clinicq: {exc}") from None
     if broker is not None:
         hub.closers.append(broker.stop)
-    bridge = MqttBridge(hub, hub.devices, settings.mqtt_url, username=settings.mqtt_username,
+    bridge = MqttBridge(hub, hub.devices, connect_url(settings.mqtt_url), username=settings.mqtt_username,
                         password=settings.mqtt_password)
     bridge.start()
     hub.closers.append(bridge.stop)
     hub.mqtt_status = bridge.status
+    hub.mqtt_broker = "embedded" if broker is not None else "external"
     return bridge
 
 

@@ -18,6 +18,7 @@ from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CLINICQ = Path(sys.executable).with_name("clinicq")
+DEVICE_TOKEN_NAME = "kp-p103"  # config/devices.toml: the keypad of counter p103
 ROLES = ("kiosk", "nurse", "reception", "doctor", "lab", "cashier", "admin", "device")
 
 
@@ -49,7 +50,8 @@ class HubProcess:
         hub = build_hub(load_config(self.config_dir, env={}), var_dir=self.var_dir, db_url=self.db_url)
         try:
             for role in ROLES:
-                self.tokens[role] = hub.tokens.create(role, f"test-{role}")
+                # A device token acts only as its device: this one is the keypad of counter p103.
+                self.tokens[role] = hub.tokens.create(role, DEVICE_TOKEN_NAME if role == "device" else f"test-{role}")
         finally:
             hub.close()
 

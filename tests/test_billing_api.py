@@ -185,3 +185,27 @@ def test_openapi_describes_billing(client: FlaskClient) -> None:
     for path in ("/visits/{visit_id}/bill", "/bills", "/payments/{payment_id}/void", "/payments/{payment_id}/qr.png",
                  "/payments/{payment_id}/confirm", "/payments/{payment_id}/cancel", "/invoices/{invoice_id}"):
         assert path in paths
+
+
+def test_deposits_are_bounded_by_the_limits_and_what_is_due(client: FlaskClient, hub: Hub, auth: dict) -> None:
+    # The attack: 3 x 999,999,999 VND in cash on a bill of nothing.
+    visit = new_visit(hub)
+    limits = hub.config.payments
+    for _ in range(3):
+        response = client.post(f"/api/v1/visits/{visit}/deposits", json={"amount": 999_999_999, "method": "cash"},
+                               headers=auth["reception"])
+        assert response.status_code == 422 and response.json["error"]["code"] == "deposit_too_large"
+    bill = hub.billing.bill(visit)
+    assert bill["deposits"] == 0
+    headroom = limits.max_advance_vnd + max(bill["total"], 0)
+    step = min(limits.max_deposit_vnd, headroom)
+    taken = 0
+    while taken + step <= headroom:
+        ok = client.post(f"/api/v1/visits/{visit}/deposits", json={"amount": step, "method": "cash"},
+                         headers=auth["reception"])
+        assert ok.status_code == 201, ok.json
+        taken += step
+    over = client.post(f"/api/v1/visits/{visit}/deposits", json={"amount": headroom - taken + 1, "method": "cash"},
+                       headers=auth["reception"])
+    assert over.status_code == 409 and over.json["error"]["code"] == "deposit_exceeds_due"
+    assert hub.billing.bill(visit)["deposits"] == taken

@@ -126,7 +126,8 @@ def test_hub_is_online_and_healthy(hub: HubProcess, mosquitto: MosquittoBroker) 
         assert status == "online" and retained
     finally:
         listener.close()
-    assert requests.get(hub.api + "/health", timeout=5).json() == {"status": "ok", "db": "ok", "mqtt": "ok"}
+    assert requests.get(hub.api + "/health", timeout=5).json() == {"status": "ok", "db": "ok", "mqtt": "ok",
+                                                                   "broker": "external"}
 
 
 def test_key_press_calls_announces_and_retains_state(hub: HubProcess, mosquitto: MosquittoBroker) -> None:
@@ -296,7 +297,9 @@ def test_broker_restart_loses_no_accepted_call(hub: HubProcess, mosquitto: Mosqu
     listener = Peer(mosquitto.port)
     listener.client.reconnect_delay_set(min_delay=0.2, max_delay=0.5)
     listener.subscribe(T.call)
-    listener.subscribe(T.counter_state("p103"))
+    watcher = Peer(mosquitto.port)  # apart: `expect` drops what it skips, and the replay comes seconds later
+    watcher.client.reconnect_delay_set(min_delay=0.2, max_delay=0.5)
+    watcher.subscribe(T.counter_state("p103"))
     try:
         ticket = issue(hub, "kham-ngoai")
         mosquitto.stop()
@@ -310,14 +313,21 @@ def test_broker_restart_loses_no_accepted_call(hub: HubProcess, mosquitto: Mosqu
         mosquitto.start()
         call, _ = listener.expect(T.call, where=lambda m: m["ticket"] == ticket["number"], timeout=25)
         assert call["counter"] == "p103"
-        state, _ = listener.expect(T.counter_state("p103"), where=lambda m: m["ticket"] == ticket["number"])
+        state, _ = watcher.expect(T.counter_state("p103"), where=lambda m: m["ticket"] == ticket["number"])
         assert state["status"] == "called"
         deadline = time.monotonic() + 15
         while requests.get(hub.api + "/health", timeout=5).json()["mqtt"] != "ok":
             assert time.monotonic() < deadline
             time.sleep(0.1)
+        # Delivered once: paho's buffered copy and the replay must not both go out under one call_id.
+        try:
+            again, _ = listener.expect(T.call, where=lambda m: m["call_id"] == call["call_id"], timeout=6)
+        except AssertionError:
+            again = None
+        assert again is None, "the same call was delivered twice"
     finally:
         listener.close()
+        watcher.close()
 
 
 def test_acl_keeps_devices_in_their_own_topics(tmp_path: Path) -> None:
@@ -382,14 +392,15 @@ def test_acl_keeps_devices_in_their_own_topics(tmp_path: Path) -> None:
         broker.stop()
 
 
-def test_embedded_broker_when_none_answers(tmp_path: Path) -> None:
+def test_embedded_broker_when_configured(tmp_path: Path) -> None:
     port = free_port()
-    process = start_hub(tmp_path / "embedded", extra_args=["--mqtt", f"mqtt://127.0.0.1:{port}"])
+    process = start_hub(tmp_path / "embedded", extra_args=["--mqtt", f"embedded://127.0.0.1:{port}"])
     try:
         deadline = time.monotonic() + 20
-        while requests.get(process.api + "/health", timeout=2).json()["mqtt"] != "ok":
+        while (health := requests.get(process.api + "/health", timeout=2).json())["mqtt"] != "ok":
             assert time.monotonic() < deadline, process.log_tail()
             time.sleep(0.2)
+        assert health["broker"] == "embedded"
         ticket = issue(process, "kham-ngoai")
         keypad = Peer(port, client_id="kp-p103")
         ack_topic = T.device_ack("keypad", "kp-p103", "key")
@@ -402,3 +413,38 @@ def test_embedded_broker_when_none_answers(tmp_path: Path) -> None:
     finally:
         process.stop()
     assert not port_open("127.0.0.1", port), "the embedded broker outlived the hub"
+
+
+def test_a_device_cannot_take_another_devices_client_id(tmp_path: Path) -> None:
+    program = mosquitto_path()
+    require_service("mosquitto", program is not None, "install the Debian package mosquitto")
+    env = {**os.environ, "CLINICQ_MQTT_PASSWORD": "hub-secret-for-tests"}
+    var_dir = tmp_path / "var"
+    root = Path(__file__).resolve().parents[1]
+    clinicq = Path(sys.executable).with_name("clinicq")
+    common = ["--config", str(root / "config"), "--var", str(var_dir), "--db", f"sqlite:///{var_dir / 'id.db'}"]
+    result = subprocess.run([str(clinicq), "mqtt-acl", "--out", str(tmp_path / "broker"), *common],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    generated = (tmp_path / "broker" / "clinicq.conf").read_text()
+    assert "use_username_as_clientid true" in generated
+    # The generated lines minus the listener and nodelay (the test broker writes its own on a free port).
+    settings = "".join(line + "\n" for line in generated.splitlines()
+                       if line and not line.startswith(("#", "listener", "set_tcp_nodelay")))
+    broker = MosquittoBroker(program, workdir=tmp_path / "mosq", extra_config=settings)
+    broker.workdir.mkdir()
+    broker.start()
+    try:
+        victim = Peer(broker.port, client_id="kp-p101", username="kp-p101", password="demo-secret-kp-p101")
+        assert victim.connected
+        drops: list[object] = []
+        victim.client.on_disconnect = lambda *args: drops.append(args[3])  # paho would reconnect silently
+        for _ in range(5):  # the attack of the issue: log in as yourself, claim the victim's client id
+            attacker = Peer(broker.port, client_id="kp-p101", username="kp-p102", password="demo-secret-kp-p102")
+            time.sleep(0.3)
+            attacker.close()
+        time.sleep(0.5)
+        assert drops == [] and victim.client.is_connected(), f"the keypad was knocked off: {drops}"
+        victim.close()
+    finally:
+        broker.stop()

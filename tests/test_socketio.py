@@ -60,7 +60,17 @@ def test_board_never_carries_patient_data(hub: HubProcess) -> None:
 
 
 def test_counter_subscription_sees_its_queue(hub: HubProcess) -> None:
-    console = Listener(hub.url, {"counter": "p105"})
+    anonymous = Listener(hub.url, {"counter": "p105"})
+    try:
+        assert anonymous.next("error")["code"] == "forbidden"  # the line has ids and priorities
+    finally:
+        anonymous.close()
+    anonymous = Listener(hub.url, {"service": "kham-san"})
+    try:
+        assert anonymous.next("error")["code"] == "forbidden"
+    finally:
+        anonymous.close()
+    console = Listener(hub.url, {"counter": "p105", "token": hub.tokens["nurse"]})
     try:
         snapshot = console.next("snapshot")
         assert snapshot["kind"] == "counter" and snapshot["counter"]["code"] == "p105"

@@ -57,7 +57,7 @@ class Answers:
 def console(hub: HubProcess) -> Iterator[ConsoleController]:
     """A console at p103 (kham-ngoai) with a nurse token, following the counter live."""
     state = CounterState("p103")
-    feed = CounterFeed(hub.url, state)
+    feed = CounterFeed(hub.url, state, token=hub.tokens["nurse"])
     feed.start()
     wait_until(lambda: state.connected and state.state)
     yield ConsoleController(CounterClient(hub.url, hub.tokens["nurse"], "p103"), state)
@@ -117,7 +117,7 @@ def test_keys_drive_the_counter_and_the_screen_follows(hub: HubProcess, console:
             (first["id"], second["id"]))}
         lab = db.execute("SELECT status, transferred_from_id, note FROM tickets WHERE number = ? AND day = "
                          "(SELECT day FROM tickets WHERE id = ?)", (lab_ticket, second["id"])).fetchone()
-    assert actors == {"token:test-nurse", "token:test-device"}
+    assert actors == {"token:test-nurse", "token:kp-p103"}
     assert lab == ("waiting", second["id"], "Xét nghiệm máu")
 
 
@@ -139,9 +139,13 @@ def test_unreachable_hub_is_said_plainly() -> None:
 def test_clinicq_console_command_reads_keys_from_a_pipe(hub: HubProcess) -> None:
     ticket = issue(hub, "kham-nhi")
     result = CliRunner().invoke(cli, ["console", "--counter", "p104", "--hub", hub.url, "--lang", "en"],
-                                input="n\nq\n", env={"CLINICQ_TOKEN": hub.tokens["device"]})
+                                input="n\nq\n", env={"CLINICQ_TOKEN": hub.tokens["nurse"]})
     assert result.exit_code == 0, result.output
     assert f"> Called {ticket['number']}." in result.output and "[n] next" in result.output
+    # The device token is kp-p103's: it may not drive counter p104.
+    device = CliRunner().invoke(cli, ["console", "--counter", "p104", "--hub", hub.url],
+                                input="n\nq\n", env={"CLINICQ_TOKEN": hub.tokens["device"]})
+    assert device.exit_code == 1 and "not_yours" in device.output
 
 
 def test_clinicq_console_refuses_a_bad_token(hub: HubProcess) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from hub.domain.common.errors import DomainError
@@ -78,7 +79,21 @@ def install_error_handlers(app: Flask) -> None:
             return _error_page(exc)
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request",
                  415: "unsupported_media_type"}
-        return error_response(exc.code or 500, codes.get(exc.code or 500, "http_error"), exc.description or exc.name)
+        response, status = error_response(exc.code or 500, codes.get(exc.code or 500, "http_error"),
+                                          exc.description or exc.name)
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":  # Allow on a 405, Retry-After on a 429...
+                response.headers[name] = value
+        return response, status
+
+    @app.errorhandler(DataError)
+    def _data_error(exc: DataError):  # type: ignore[no-untyped-def]
+        # A value the database cannot hold that the input guards did not foresee: the caller's input.
+        log.warning("refused %s %s: the database cannot store a value: %s", request.method, request.path[:200],
+                    str(exc.orig).splitlines()[0][:200] if exc.orig else type(exc).__name__)
+        if not request.path.startswith("/api/"):
+            return "Dữ liệu không hợp lệ / invalid data", 400
+        return error_response(422, "invalid_request", "a value is out of range or not storable")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]

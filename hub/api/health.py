@@ -25,4 +25,7 @@ def health():  # type: ignore[no-untyped-def]
         db_state = "down"
     mqtt_state = hub.mqtt_status()
     status = "ok" if db_state == "ok" else "degraded"
-    return jsonify({"status": status, "db": db_state, "mqtt": mqtt_state}), (200 if db_state == "ok" else 503)
+    body = {"status": status, "db": db_state, "mqtt": mqtt_state}
+    if hub.mqtt_broker:
+        body["broker"] = hub.mqtt_broker
+    return jsonify(body), (200 if db_state == "ok" else 503)

@@ -186,7 +186,25 @@ ERROR_SCHEMA = {
 }
 
 
+# Query parameters of operations that take them (q = free-text search).
+QUERY_PARAMETERS: dict[str, list[tuple[str, str, str]]] = {
+    "patients.search_patients": [("q", "string", "name, phone, code or ID number (part)")],
+    "billing.find_bills": [("q", "string", "patient name, code, phone or ticket number")],
+    "clinical.icd10": [("q", "string", "words of an ICD-10 name or a code (diacritics optional)")],
+}
+
+
+def _model_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    """The model's JSON schema with its nested models hoisted into components (no dangling refs)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, nested in schema.pop("$defs", {}).items():
+        components.setdefault(name, nested)
+    return schema
+
+
 def build_document() -> dict[str, Any]:
+    from hub.api.access import ANYONE, TICKET_LINK
+    from hub.api.access import OPERATIONS as ACCESS
     paths: dict[str, Any] = {}
     components: dict[str, Any] = {
         "Error": ERROR_SCHEMA,
@@ -197,7 +215,9 @@ def build_document() -> dict[str, Any]:
                                                      "state": {"type": "string", "enum": ["open", "paused", "closed"]},
                                                      "zone": {"type": "string"}, "ticket": {}}},
         "Health": {"type": "object", "properties": {"status": {"type": "string"}, "db": {"type": "string"},
-                                                    "mqtt": {"type": "string", "enum": ["ok", "down", "disabled"]}}},
+                                                    "mqtt": {"type": "string",
+                                                             "enum": ["ok", "degraded", "down", "disabled"]},
+                                                    "broker": {"type": "string", "enum": ["embedded", "external"]}}},
     }
     components.update(insurance.COMPONENTS)
     for rule in current_app.url_map.iter_rules():
@@ -205,32 +225,39 @@ def build_document() -> dict[str, Any]:
             continue
         summary, body, status, response = OPERATIONS[rule.endpoint]
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix(API_PREFIX))
-        view = current_app.view_functions[rule.endpoint]
-        roles = getattr(view, "required_roles", None)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             operation: dict[str, Any] = {
                 "summary": summary,
                 "operationId": rule.endpoint.replace(".", "_"),
                 "parameters": [{"name": name, "in": "path", "required": True,
-                                "schema": {"type": "integer" if "int:" + name in rule.rule else "string"}}
-                               for name in rule.arguments],
+                                "schema": {"type": "integer" if "int:" + name in rule.rule else "string",
+                                           **({"minimum": 0, "maximum": 2**63 - 1} if "int:" + name in rule.rule
+                                              else {})}}
+                               for name in rule.arguments] + [
+                    {"name": name, "in": "query", "required": False, "description": text,
+                     "schema": {"type": kind, "maxLength": 100}}
+                    for name, kind, text in QUERY_PARAMETERS.get(rule.endpoint, [])],
                 "responses": {str(status): {"description": "OK", **(
                     {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}}}
                     if response else {})}},
             }
             for code, text in ((400, "malformed JSON"), (401, "no or bad token"), (403, "role not allowed"),
-                               (404, "unknown resource"), (409, "not allowed in the current state"),
+                               (404, "unknown resource"), (405, "method not allowed"),
+                               (409, "not allowed in the current state"), (415, "body is not application/json"),
                                (422, "invalid field")):
                 operation["responses"][str(code)] = {
                     "description": text,
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             if rule.endpoint == "counters.call_next":
                 operation["responses"]["204"] = {"description": "nobody is waiting"}
-            if roles:
-                operation["security"] = [{"bearer": []}]
-                operation["description"] = "Roles: " + ", ".join(roles) + " (and admin)."
+            allowed = ACCESS.get(rule.endpoint, ())  # the access table decides (hub/api/access.py)
+            if ANYONE not in allowed:
+                # A ticket link (?k=) also opens the ticket reads: security may then be left empty.
+                operation["security"] = [{"bearer": []}, *([{}] if TICKET_LINK in allowed else [])]
+                shown = [role for role in allowed if role != "admin"] or ["admin only"]
+                operation["description"] = "Roles: " + ", ".join(shown) + " (and admin)."
             if body is not None:
-                components[body.__name__] = body.model_json_schema(ref_template="#/components/schemas/{model}")
+                components[body.__name__] = _model_schema(body, components)
                 operation["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
             paths.setdefault(path, {})[method.lower()] = operation

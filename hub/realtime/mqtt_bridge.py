@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy.exc import DataError
 
 from display.announcement import compose_announcement
 from hub import protocol as p
@@ -37,7 +38,15 @@ from hub.domain.structure.service import StructureChanged
 
 log = logging.getLogger(__name__)
 INBOX_LIMIT = 10_000
-KEEPALIVE_S = 30
+KEEPALIVE_S = 10
+# A frozen broker keeps the TCP connection open and answers nothing: paho would notice only after
+# 1.5 keepalives. The hub sends a QoS 1 probe every PROBE_INTERVAL_S; when its PUBACK has not come
+# back after PROBE_STALE_S, /health says the broker is "degraded".
+PROBE_INTERVAL_S = 1.0
+PROBE_STALE_S = 3.0
+# Retry the broker every second: a returning Mosquitto is used again within about a second
+# (paho's default back-off grows to 15 s).
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 1
 REQ_ID_MAX = 64
 # After the broker comes back, calls made while it was away are sent again once devices have had
 # time to reconnect and subscribe (clean sessions: the broker kept nothing for them). Devices
@@ -66,7 +75,7 @@ class MqttBridge:
         if username:
             self.client.username_pw_set(username, password or None)
         self.client.will_set(self.topics.hub_status, "offline", qos=1, retain=True)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=15)
+        self.client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -83,6 +92,7 @@ class MqttBridge:
         self._stopped = False
         self._threads: list[threading.Thread] = []
         self._unsent_calls: list[tuple[float, str, dict[str, Any]]] = []
+        self._probe: tuple[mqtt.MQTTMessageInfo, float] | None = None  # the last probe and when it was sent
         hub.bus.subscribe(TicketCalled, self.on_called)
         hub.bus.subscribe(CounterChanged, self.on_counter_changed)
         hub.bus.subscribe(QueueChanged, self.on_queue_changed)
@@ -92,7 +102,8 @@ class MqttBridge:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        for target, name in ((self._inbox_worker, "mqtt-inbox"), (self._state_worker, "mqtt-state")):
+        for target, name in ((self._inbox_worker, "mqtt-inbox"), (self._state_worker, "mqtt-state"),
+                             (self._probe_worker, "mqtt-probe")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -111,7 +122,25 @@ class MqttBridge:
         self._state_wake.set()
 
     def status(self) -> str:
-        return "ok" if self.connected.is_set() else "down"
+        if not self.connected.is_set():
+            return "down"
+        probe = self._probe
+        if probe is not None and not probe[0].is_published() and time.monotonic() - probe[1] > PROBE_STALE_S:
+            return "degraded"  # connected, but the broker has not answered for seconds: frozen
+        return "ok"
+
+    def _probe_worker(self) -> None:
+        while not self._stopped:
+            time.sleep(PROBE_INTERVAL_S)
+            probe = self._probe
+            if self._stopped or not self.connected.is_set() or (probe is not None and not probe[0].is_published()):
+                continue  # one probe in flight at a time: its age is the broker's silence
+            try:
+                info = self.client.publish(self.topics.hub_probe, b"", qos=1)
+            except Exception as exc:  # a probe must never stop the bridge
+                log.warning("MQTT probe not sent: %s", exc)
+                continue
+            self._probe = (info, time.monotonic())
 
     # ------------------------------------------------------------------ connection callbacks
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
@@ -135,6 +164,7 @@ class MqttBridge:
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         self.connected.clear()
+        self._probe = None  # a new connection starts a fresh probe
         if not self._stopped:
             log.warning("lost the MQTT broker (%s); reconnecting", reason)
 
@@ -151,8 +181,11 @@ class MqttBridge:
 
     def _publish_call(self, topic: str, message: dict[str, Any]) -> None:
         if not self.connected.is_set():
+            # Kept for the replay only: publishing now too would have paho send its buffered copy on
+            # reconnect and the replay another, the same call_id twice to every subscriber.
             with self._lock:
                 self._unsent_calls.append((message["ts"] + message["ttl_s"], topic, message))
+            return
         self.publish(topic, message)
 
     def _replay_calls(self) -> None:
@@ -288,7 +321,10 @@ class MqttBridge:
             topic, payload = item
             try:
                 self.handle_message(topic, payload)
-            except Exception:  # one bad message must not stop the bridge
+            except (ValueError, TypeError, KeyError, DomainError, DataError) as exc:
+                # Bad input from the network: one line (topic only: payloads may carry personal data).
+                self._reject(topic, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+            except Exception:  # one bad message must not stop the bridge; a real fault keeps its traceback
                 self.rejected += 1
                 log.exception("failed to handle a message on %s", topic)
 

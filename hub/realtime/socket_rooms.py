@@ -1,6 +1,7 @@
 """Socket.IO adapter: clients subscribe to a board, counter, service or ticket and get live events.
 
-A client emits `subscribe` with one of {"board": id}, {"counter": code}, {"service": code} or
+A client emits `subscribe` with one of {"board": id}, {"counter": code, "token": t}, {"service": code,
+"token": t} (a staff or device token, or a staff login: these rooms show the waiting line) or
 {"ticket": id, "token": t} (staff also {"devices": true}; a patient's portal page {"patient": code,
 "token": t} for `inbox` messages) and at once receives a `snapshot`; then `call`, `queue`, `ticket` and
 `counter` events. A reconnecting client subscribes again and gets a
@@ -61,6 +62,9 @@ def room_patient(code: str) -> str:
 ROOM_DEVICES = "devices"
 ROOM_APPOINTMENTS = "appointments"  # staff pages listing bookings (reception, call-back list)
 DEVICE_VIEWERS = ("nurse", "reception", "doctor", "lab", "cashier", "admin")
+# Counter and service rooms carry the waiting line (ticket ids, priorities, visit ids): like REST's
+# GET /services/<code>/queue they need a staff or device token, or a staff login. Boards show numbers only.
+QUEUE_VIEWERS = (*DEVICE_VIEWERS, "device")
 
 
 class SocketRooms:
@@ -176,12 +180,13 @@ class SocketRooms:
             raise DomainError("bad_subscribe", f"{kind} must be a code")
         if kind == "board":
             return self.board_snapshot(value), room_board(value)
+        self._require_staff(message.get("token"), QUEUE_VIEWERS)
         if kind == "counter":
             return self.counter_snapshot(value), room_counter(value)
         return self.service_snapshot(value), room_service(value)
 
-    def _require_staff(self, token: Any) -> None:
-        """Device health is for staff: a staff token in the message, or a logged-in session."""
+    def _require_staff(self, token: Any, roles: tuple[str, ...] = DEVICE_VIEWERS) -> None:
+        """Staff only: a staff token in the message, or a logged-in session."""
         role = None
         if isinstance(token, str):
             identity = self.hub.tokens.verify(token)
@@ -190,8 +195,8 @@ class SocketRooms:
             resolver = current_app.extensions.get(SESSION_RESOLVER)
             identity = resolver() if resolver else None
             role = identity.role if identity else None
-        if role not in DEVICE_VIEWERS:
-            raise DomainError("forbidden", "device status is for staff: log in or send a staff token")
+        if role not in roles:
+            raise DomainError("forbidden", "this room is for staff: log in or send a staff token")
 
     def _follow(self, sid: str, service: str, ticket_id: int) -> None:
         with self._lock:

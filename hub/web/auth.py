@@ -15,7 +15,7 @@ from hub.api import BLUEPRINTS as API_BLUEPRINTS
 from hub.api.auth import SESSION_RESOLVER, Identity
 from hub.api.hub_access import current_hub
 from hub.domain.common.errors import DomainError
-from hub.domain.staff.accounts import MIN_PASSWORD, ROLE_NAMES, Staff
+from hub.domain.staff.accounts import MIN_PASSWORD, ROLE_NAMES, LoginLocked, Staff
 from hub.web.i18n import tr
 from hub.web.nav import STAFF_LINKS
 
@@ -81,7 +81,13 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
     if request.method == "POST":
-        staff = current_hub().staff.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        try:
+            staff = current_hub().staff.authenticate(request.form.get("username", ""),
+                                                     request.form.get("password", ""),
+                                                     address=request.remote_addr or "")
+        except LoginLocked as exc:
+            flash(exc.message, "error")
+            return render_template("login.html", site=current_hub().config.site), 429
         if staff is None:
             flash(tr("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password."), "error")
             return render_template("login.html", site=current_hub().config.site), 401

@@ -227,8 +227,17 @@ class BillingService:
         """Take an advance payment (tạm ứng) with a receipt number; card and e-wallet wait for the provider."""
         check_amount(amount)
         self._check_method(method)
+        if amount > self.settings.max_deposit_vnd:
+            raise Invalid("deposit_too_large", f"Một lần tạm ứng tối đa {self.settings.max_deposit_vnd:,} ₫ / at most "
+                                               f"{self.settings.max_deposit_vnd:,} VND in one deposit")
         with self._transaction(visit_id) as txn:
             self._refuse_if_pending(txn, visit_id)
+            ledger = self._ledger(txn.connection, visit_id)
+            held_beyond_bill = ledger.deposits + amount - max(ledger.total - ledger.paid, 0)
+            if held_beyond_bill > self.settings.max_advance_vnd:
+                raise Conflict("deposit_exceeds_due",
+                               f"Tạm ứng vượt quá số phải thu hơn {self.settings.max_advance_vnd:,} ₫ / deposits may "
+                               f"exceed what is due by at most {self.settings.max_advance_vnd:,} VND")
             row_id = self._insert_row(txn, visit_id, DEPOSIT, method, amount, actor)
             if method == "cash":
                 self._approve(txn, row_id, actor)

@@ -7,10 +7,12 @@ Every admin action is audited with its before and after.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -21,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.config import ClinicConfig
 from hub.db import Database
 from hub.domain.common.clock import Clock
-from hub.domain.common.errors import Conflict, Invalid, NotFound
+from hub.domain.common.errors import Conflict, DomainError, Invalid, NotFound
 from hub.domain.common.models import AuditEntry
 from hub.domain.staff.models import StaffUser
 
@@ -43,6 +45,40 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 S = StaffUser.__table__
+A = AuditEntry.__table__
+# Brute-force protection, as the portal has: failed logins are counted per account and per client
+# address over LOGIN_WINDOW in the audit log (shared by every hub process, kept across restarts).
+# Past the limit, even the right password is refused until the window has moved on.
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
+LOGIN_WINDOW = timedelta(minutes=15)
+LOGIN_FAILED = "staff.login_failed"
+
+
+class LoginLocked(DomainError):
+    status = 429
+
+    def __init__(self) -> None:
+        minutes = int(LOGIN_WINDOW.total_seconds() // 60)
+        super().__init__("too_many_attempts",
+                         f"Quá nhiều lần đăng nhập sai: hãy thử lại sau {minutes} phút hoặc nhờ quản trị đặt lại "
+                         f"mật khẩu / too many failed logins: try again in {minutes} minutes or ask an admin")
+
+
+def _address_tag(address: str) -> str:
+    """The client address as the audit log keeps it (hashed: the log is not a list of IPs)."""
+    return "addr:" + hashlib.sha256(address.encode("utf-8")).hexdigest()[:32]
+
+
+def _verifies(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _run_here(work: Callable[[], Any]) -> Any:
+    return work()
 
 
 @dataclass(frozen=True)
@@ -101,6 +137,9 @@ class StaffService:
         self.db = db
         self.clinic = clinic
         self.clock = clock
+        # Runs argon2 (tens of ms of CPU). The server replaces it with gevent's OS thread pool so a
+        # login flood never stalls the event loop that serves tickets and calls (hub/server.py).
+        self.run_cpu_bound: Callable[[Callable[[], Any]], Any] = _run_here
 
     def add(self, username: str, full_name: str, role: str, password: str, counter: str | None = None, *,
             must_change: bool = False, actor: str = "cli") -> Staff:
@@ -127,24 +166,43 @@ class StaffService:
                            f"Đã có tài khoản {username!r} / a user {username!r} already exists") from None
         return Staff(user_id, username, full_name, role, counter, must_change, True, None)
 
-    def authenticate(self, username: str, password: str) -> Staff | None:
-        """The user if the password is right and the account active; None otherwise (same time either way)."""
+    def authenticate(self, username: str, password: str, address: str = "") -> Staff | None:
+        """The user if the password is right and the account active; None otherwise (same time either way).
+
+        Raises LoginLocked (429) while the account or the client address has too many recent failures."""
         username = (username or "").strip().lower()[:64]
+        client = _address_tag(address)
+        if self._locked(username, client):
+            raise LoginLocked()
         with self.db.read() as connection:
             row = connection.execute(select(S).where(S.c.username == username)).first()
         stored = row.password_hash if row is not None else _DUMMY_HASH
-        try:
-            _hasher.verify(stored, password or "")
-        except (VerificationError, InvalidHashError):
+        if not self.run_cpu_bound(lambda: _verifies(stored, password or "")):
+            self._record_failure(username, client)
             return None
         if row is None or not row.active:
+            self._record_failure(username, client)
             return None
         values: dict[str, Any] = {"last_login_at": self.clock.now()}
         if _hasher.check_needs_rehash(stored):
-            values["password_hash"] = _hasher.hash(password)
+            values["password_hash"] = self.run_cpu_bound(lambda: _hasher.hash(password))
         with self.db.write() as connection:
             connection.execute(update(S).where(S.c.id == row.id).values(**values))
         return _staff(row)
+
+    def _locked(self, username: str, client: str) -> bool:
+        since = self.clock.now() - LOGIN_WINDOW
+        recent = (A.c.action == LOGIN_FAILED) & (A.c.at >= since)
+        with self.db.read() as connection:
+            by_account = connection.execute(select(func.count()).select_from(A).where(
+                recent, A.c.subject == username[:64])).scalar_one()
+            by_address = connection.execute(select(func.count()).select_from(A).where(
+                recent, A.c.actor == client)).scalar_one()
+        return by_account >= MAX_FAILURES_PER_ACCOUNT or by_address >= MAX_FAILURES_PER_ADDRESS
+
+    def _record_failure(self, username: str, client: str) -> None:
+        with self.db.write() as connection:
+            self._audit(connection, client, LOGIN_FAILED, username, {})
 
     def get(self, user_id: int) -> Staff | None:
         with self.db.read() as connection:
@@ -228,17 +286,16 @@ class StaffService:
             row = connection.execute(select(S).where(S.c.id == user_id, S.c.active.is_(True))).first()
         if row is None:
             raise NotFound("unknown_user", "no such user")
-        try:
-            _hasher.verify(row.password_hash, current or "")
-        except (VerificationError, InvalidHashError):
-            raise Invalid("wrong_password", "Mật khẩu hiện tại không đúng / the current password is wrong") from None
+        if not self.run_cpu_bound(lambda: _verifies(row.password_hash, current or "")):
+            raise Invalid("wrong_password", "Mật khẩu hiện tại không đúng / the current password is wrong")
         check_password(new, row.username)
         if new == current:
             raise Invalid("same_password", "Hãy chọn mật khẩu khác mật khẩu cũ / choose a password other than the "
                                            "old one")
         with self.db.write() as connection:
             connection.execute(update(S).where(S.c.id == row.id).values(
-                password_hash=_hasher.hash(new), must_change_password=False, password_changed_at=self.clock.now()))
+                password_hash=self.run_cpu_bound(lambda: _hasher.hash(new)), must_change_password=False,
+                password_changed_at=self.clock.now()))
             self._audit(connection, f"user:{row.username}", "staff.change_password", row.username, {})
         staff = self.get(user_id)
         assert staff is not None

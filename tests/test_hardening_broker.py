@@ -1,0 +1,93 @@
+"""Attacks on the broker link: no anonymous amqtt on a configured broker's port, a frozen or returning
+broker noticed within seconds (a real hub process, a real Mosquitto)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import requests
+
+from tests.hub_server import HubProcess, start_hub
+from tests.mqtt_broker import MosquittoBroker, mosquitto_path
+from tests.support import free_port, port_open, require_service
+
+
+def health(process: HubProcess) -> dict:
+    return requests.get(process.api + "/health", timeout=3).json()
+
+
+def wait_for_mqtt(process: HubProcess, state: str, within: float) -> float:
+    """Seconds until /health says mqtt == state (fails after `within`)."""
+    start = time.monotonic()
+    while (current := health(process))["mqtt"] != state:
+        assert time.monotonic() - start < within, f"mqtt stayed {current} for {within}s\n{process.log_tail()}"
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def test_absent_broker_is_not_replaced_then_return_and_freeze_are_seen(tmp_path: Path) -> None:
+    program = mosquitto_path()
+    require_service("mosquitto", program is not None, "install the Debian package mosquitto")
+    port = free_port()
+    process = start_hub(tmp_path / "hub", extra_args=["--mqtt", f"mqtt://127.0.0.1:{port}"],
+                        env={"CLINICQ_MQTT_URL": ""})
+    (tmp_path / "mosquitto").mkdir()
+    broker = MosquittoBroker(program, port=port, workdir=tmp_path / "mosquitto")
+    try:
+        time.sleep(2.0)  # the old hub started amqtt here within a second
+        state = health(process)
+        assert state["mqtt"] == "down" and state["broker"] == "external"
+        assert not port_open("127.0.0.1", port), "something listens on the configured broker's port"
+        assert not (process.var_dir / "amqtt.yaml").exists(), "the hub started the embedded broker"
+        broker.start()  # Mosquitto can still take its own port
+        took = wait_for_mqtt(process, "ok", within=10)
+        assert took < 4, f"the hub took {took:.1f}s to use the returning broker (retries every second)"
+        pid = broker._process.pid  # the test's own child
+        os.kill(pid, signal.SIGSTOP)  # frozen: TCP stays open, nothing answers
+        try:
+            wait_for_mqtt(process, "degraded", within=8)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for_mqtt(process, "ok", within=10)
+    finally:
+        process.stop()
+        broker.stop()
+
+
+def test_busy_broker_port_gets_no_embedded_broker(tmp_path: Path) -> None:
+    # Something that accepts TCP on the configured port but speaks no MQTT (a wedged Mosquitto).
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen(16)
+    port = squatter.getsockname()[1]
+    process = start_hub(tmp_path / "hub", extra_args=["--mqtt", f"mqtt://127.0.0.1:{port}"],
+                        env={"CLINICQ_MQTT_URL": ""})
+    try:
+        time.sleep(2.0)
+        state = health(process)
+        assert state["mqtt"] != "ok" and state["broker"] == "external"
+        assert not (process.var_dir / "amqtt.yaml").exists()
+        assert "embedded MQTT broker" not in process.log_tail(200)
+    finally:
+        process.stop()
+        squatter.close()
+
+
+def test_embedded_broker_refuses_a_taken_port(tmp_path: Path) -> None:
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen(1)
+    port = squatter.getsockname()[1]
+    try:
+        try:
+            start_hub(tmp_path / "hub", extra_args=["--mqtt", f"embedded://127.0.0.1:{port}"])
+        except RuntimeError as exc:
+            assert "already in use" in str(exc)
+        else:
+            raise AssertionError("the hub started an embedded broker on a port something else owns")
+    finally:
+        squatter.close()
