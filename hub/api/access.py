@@ -124,6 +124,19 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "tickets.get_ticket": (TICKET_LINK, "kiosk", "nurse", "reception", "doctor", "lab", "cashier", "device", "admin"),
     "tickets.issue_ticket": ("kiosk", "reception", "nurse", "doctor", "device", "admin"),
     "tickets.return_late": ("nurse", "reception", "doctor", "lab", "cashier", "admin"),
+    "insurance.add_coverage": ("reception", "admin"),
+    "insurance.check_card": ("kiosk", "reception", "cashier", "admin"),
+    "insurance.check_visit": ("kiosk", "reception", "admin"),
+    "insurance.claim_file": ("cashier", "admin"),
+    "insurance.export_claims": ("cashier", "admin"),
+    "insurance.figures": ("cashier", "reception", "admin"),
+    "insurance.list_claims": ("cashier", "admin"),
+    "insurance.override_visit": ("reception", "admin"),
+    "insurance.patient_coverages": ("reception", "cashier", "doctor", "admin"),
+    "insurance.recheck_pending": ("reception", "admin"),
+    "insurance.reject_claim": ("cashier", "admin"),
+    "insurance.visit_insurance": ("reception", "cashier", "doctor", "admin"),
+    "staffing.ops_staffing": ("nurse", "reception", "admin"),
 }
 
 
