@@ -153,6 +153,9 @@ class ServiceConfig(_Strict):
     prefix: str = Field(pattern=r"^[A-Z]{1,2}$")
     fee: int = Field(0, ge=0, le=1_000_000_000)
     service_minutes: ServiceMinutes
+    # Whether a ticket here may stay without an identified patient (no clinical record is kept there).
+    # None: yes for reception/information, the cashier and pharmacy pickup; no for exam, lab, imaging.
+    anonymous_allowed: bool | None = None
 
 
 class CounterConfig(_Strict):

@@ -18,6 +18,7 @@ READERS = ("doctor", "lab", "nurse")
 DOCTORS = ("doctor",)
 PERFORMERS = ("lab",)
 STAFF = ("doctor", "lab", "nurse", "reception", "cashier")
+IDENTIFIERS = ("doctor", "nurse", "reception")
 
 Code = Annotated[StrictStr, Field(min_length=1, max_length=32)]
 LongText = Annotated[StrictStr, Field(max_length=5000)]
@@ -62,6 +63,12 @@ class EmptyBody(_Body):
     pass
 
 
+class IdentifyVisitRequest(_Body):
+    """POST /visits/<id>/patient: the registered patient (found by search, a scanned CCCD or just registered)."""
+
+    patient: Annotated[StrictStr, Field(min_length=1, max_length=32)]
+
+
 def _username() -> str | None:
     identity = identify()
     return identity.actor.removeprefix("user:") if identity and identity.actor.startswith("user:") else None
@@ -93,6 +100,15 @@ def next_step(ticket_id: int):  # type: ignore[no-untyped-def]
     step = current_hub().clinical.orders.reads.next_step(ticket_id)
     step["next"] = _with_status_urls(step["next"])
     return jsonify(step)
+
+
+@bp.post("/visits/<int:visit_id>/patient")
+@require_roles(*IDENTIFIERS)
+def identify_visit(visit_id: int):  # type: ignore[no-untyped-def]
+    """Give an anonymous visit its patient, so that notes, orders and results can be written on it."""
+    body = parse_body(IdentifyVisitRequest)
+    current_hub().clinical.identity.identify(visit_id, body.patient, actor=actor())
+    return jsonify(current_hub().clinical.visit(visit_id))
 
 
 @bp.get("/visits/<int:visit_id>/exam")

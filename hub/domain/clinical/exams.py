@@ -17,6 +17,7 @@ from sqlalchemy import Connection, insert, select, update
 from hub.config import ICD10_PATTERN, ClinicConfig, DoctorConfig
 from hub.db import Database
 from hub.domain.booking.models import Doctor, VisitIntake
+from hub.domain.clinical.identity import IdentityService, require_identified
 from hub.domain.clinical.models import ExamRecord
 from hub.domain.clinical.orders import OrderService
 from hub.domain.common.clock import Clock, local_day
@@ -76,6 +77,7 @@ class ClinicalService:
         self.queue = queue
         self.tz = clinic.site.tz
         self.orders = OrderService(db, clinic, bus, clock, queue)
+        self.identity = IdentityService(db, clinic, bus, clock)
         self._icd10 = {c.code: c for c in clinic.icd10}
         self._icd10_words = [(c, _folded(f"{c.code} {c.name} {c.name_en}").split()) for c in clinic.icd10]
 
@@ -126,8 +128,7 @@ class ClinicalService:
         fields = {"notes": (notes or "").strip() or None, "diagnosis_code": code, "diagnosis_text": text,
                   "prescription": (prescription or "").strip() or None, "author": actor[:64], "updated_at": now}
         with self.db.write() as connection:
-            if connection.execute(select(V.c.id).where(V.c.id == visit_id)).first() is None:
-                raise NotFound("unknown_visit", f"no visit {visit_id}")
+            require_identified(connection, visit_id)
             if ticket_id is not None:
                 owner = connection.execute(select(T.c.visit_id).where(T.c.id == ticket_id)).scalar()
                 if owner != visit_id:

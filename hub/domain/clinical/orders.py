@@ -21,6 +21,7 @@ from sqlalchemy import Connection, insert, select, update
 from hub import protocol as p
 from hub.config import CatalogueItem, ClinicConfig
 from hub.db import Database
+from hub.domain.clinical.identity import require_identified
 from hub.domain.clinical.reads import (
     ACTIVE_TICKET,
     CANCELLED,
@@ -203,6 +204,7 @@ class OrderService:
         ordering_service, at_counter = self._ordering_place(visit_id, counter)
         with self._work() as work:
             self._lock_visit(work.connection, visit_id)
+            require_identified(work.connection, visit_id)
             ids = []
             for item in sorted(chosen, key=self._step):
                 ids.append(work.connection.execute(insert(O).values(
@@ -226,6 +228,7 @@ class OrderService:
             day = connection.execute(select(V.c.day).where(V.c.id == visit_id)).scalar()
             if day is None:
                 raise NotFound("unknown_visit", f"no visit {visit_id}")
+            require_identified(connection, visit_id)
             if day != local_day(self.clock.now(), self.tz):
                 raise Conflict("visit_closed", f"visit {visit_id} was on {day}: orders go on today's visit")
             if counter is not None:
@@ -356,6 +359,7 @@ class OrderService:
         report = report.strip() if isinstance(report, str) else None
         with self._work() as work:
             row = self._load(work.connection, order_id)
+            require_identified(work.connection, row.visit_id)
             self._check_transition(row, "result")
             item = self.item(row.item_code)
             if row.kind == "lab":
