@@ -122,7 +122,11 @@ def test_api_refuses_clinical_writes_on_an_anonymous_visit_with_409_then_identif
         code = api.ok("GET", "/patients?q=0912345678", role="reception")["patients"][0]["code"]
         # Bad input: 4xx, never 500; lab and kiosk may not identify.
         assert api.error(api.call("POST", f"/visits/{visit}/patient", body={}), 422) == "invalid_request"
-        assert api.error(api.call("POST", f"/visits/{visit}/patient", body={"patient": "BN0"}), 404) == "unknown_patient"
+        refused = api.call("POST", f"/visits/{visit}/patient", body={"patient": "BN0"})
+        assert api.error(refused, 404) == "unknown_patient"
+        both = api.call("POST", f"/visits/{visit}/patient", body={"patient": code, "cccd": "x"})
+        assert api.error(both, 422) == "invalid_request"
+        assert api.error(api.call("POST", f"/visits/{visit}/patient", body={"cccd": "garbage"}), 422) == "invalid_cccd"
         assert api.call("POST", f"/visits/{visit}/patient", role="lab", body={"patient": code}).status_code == 403
         assert api.error(api.call("POST", "/visits/999999/patient", body={"patient": code}), 404) == "unknown_visit"
         identified = api.ok("POST", f"/visits/{visit}/patient", role="nurse", body={"patient": code})
@@ -132,5 +136,32 @@ def test_api_refuses_clinical_writes_on_an_anonymous_visit_with_409_then_identif
         api.ok("POST", f"/visits/{visit}/orders", status=201, body={"items": ["xn-ctm"], "counter": "p101"})
         document = api.client.get("/api/v1/openapi.json").get_json()
         assert "post" in document["paths"]["/visits/{visit_id}/patient"]
+    finally:
+        hub.close()
+
+
+def test_api_identifies_by_scanned_card_or_by_registering_on_the_spot(tmp_path, clinic, clock) -> None:
+    from hub.app import create_app
+    from hub.core import build_hub
+    from tests.test_clinical_api import Api
+
+    hub = build_hub(clinic, var_dir=tmp_path, db_url=f"sqlite:///{tmp_path / 'identity2.db'}", clock=clock)
+    try:
+        api = Api(hub, create_app(hub, testing=True).test_client())
+        by_card = hub.queue.issue("kham-noi", source="kiosk")["visit_id"]
+        card = "079088001234||Võ Thị Thu Hà|15081988|Nữ|12 Lê Lợi, Huế|20042021"
+        visit = api.ok("POST", f"/visits/{by_card}/patient", role="nurse", body={"cccd": card})
+        assert visit["patient"]["full_name"] == "Võ Thị Thu Hà" and visit["patient"]["sex"] == "Nữ"
+
+        new = hub.queue.issue("kham-noi", source="kiosk")["visit_id"]
+        person = {"full_name": "Đặng Văn Tú", "date_of_birth": "2021-06-01", "sex": "Nam", "phone": "0987000111"}
+        visit = api.ok("POST", f"/visits/{new}/patient", body={"new_patient": person})
+        assert visit["patient"]["full_name"] == "Đặng Văn Tú" and visit["patient"]["code"]
+        # The same person again on another anonymous ticket: the duplicate check of reception applies.
+        other = hub.queue.issue("kham-noi", source="kiosk")["visit_id"]
+        duplicate = api.call("POST", f"/visits/{other}/patient", body={"new_patient": person})
+        assert api.error(duplicate, 409) == "possible_duplicate"
+        assert duplicate.get_json()["error"]["details"]["candidates"][0]["code"] == visit["patient"]["code"]
+        assert api.ok("GET", f"/visits/{other}")["patient"] is None
     finally:
         hub.close()

@@ -9,9 +9,13 @@ from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from hub.api.auth import actor, identify, require_roles
-from hub.api.errors import ApiError
+from hub.api.errors import ApiError, error_response
 from hub.api.hub_access import current_hub, parse_body
 from hub.api.queue.tickets import require_ticket_reader
+from hub.api.schemas import PatientRequest
+from hub.domain.patients.records import identify_by_card
+from hub.domain.patients.registry import DuplicatePatient, PatientDetails
+from kiosk.cccd import CccdError, parse_cccd
 
 bp = Blueprint("clinical", __name__)
 READERS = ("doctor", "lab", "nurse")
@@ -64,9 +68,13 @@ class EmptyBody(_Body):
 
 
 class IdentifyVisitRequest(_Body):
-    """POST /visits/<id>/patient: the registered patient (found by search, a scanned CCCD or just registered)."""
+    """POST /visits/<id>/patient: exactly one of a patient code (found by search), the raw QR text of a
+    scanned chip ID card (found or registered), or a new registration `new_patient` (409 possible_duplicate as at
+    reception unless new_patient.confirm_new)."""
 
-    patient: Annotated[StrictStr, Field(min_length=1, max_length=32)]
+    patient: Annotated[StrictStr, Field(min_length=1, max_length=32)] | None = None
+    cccd: Annotated[StrictStr, Field(min_length=1, max_length=1000)] | None = None
+    new_patient: PatientRequest | None = None
 
 
 def _username() -> str | None:
@@ -107,8 +115,27 @@ def next_step(ticket_id: int):  # type: ignore[no-untyped-def]
 def identify_visit(visit_id: int):  # type: ignore[no-untyped-def]
     """Give an anonymous visit its patient, so that notes, orders and results can be written on it."""
     body = parse_body(IdentifyVisitRequest)
-    current_hub().clinical.identity.identify(visit_id, body.patient, actor=actor())
-    return jsonify(current_hub().clinical.visit(visit_id))
+    given = [name for name in ("patient", "cccd", "new_patient") if getattr(body, name) is not None]
+    if len(given) != 1:
+        raise ApiError(422, "invalid_request", "send exactly one of patient, cccd, new_patient")
+    hub = current_hub()
+    code = body.patient
+    if body.cccd is not None:
+        try:
+            card = parse_cccd(body.cccd, today=hub.queue.today())
+        except CccdError as error:
+            # The message names the field that failed, never its content (the card is personal data).
+            raise ApiError(422, "invalid_cccd", f"Không đọc được thẻ CCCD / unreadable ID card: {error}") from None
+        code = identify_by_card(hub.db, hub.clock, card, actor=actor()).patient["code"]
+    elif body.new_patient is not None:
+        details = PatientDetails(**body.new_patient.model_dump(exclude={"confirm_new"}))
+        try:
+            code = hub.booking.patients.register(details, actor=actor(), source="clinic",
+                                                 confirm_new=body.new_patient.confirm_new)["code"]
+        except DuplicatePatient as duplicate:
+            return error_response(409, duplicate.code, duplicate.message, {"candidates": duplicate.candidates})
+    hub.clinical.identity.identify(visit_id, str(code), actor=actor())
+    return jsonify(hub.clinical.visit(visit_id))
 
 
 @bp.get("/visits/<int:visit_id>/exam")
