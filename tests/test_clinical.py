@@ -239,8 +239,8 @@ def test_placing_checks_items_and_the_counter(world: Clinic) -> None:
         assert raised.value.code == code
     with pytest.raises(NotFound):
         world.orders.place(424242, ["xn-ctm"], actor="user:bs.an")
-    # Called but not yet served: start first.
-    world.queue.issue("kham-noi")
+    # Called but not yet served: start first (a registered patient: the identity rule comes before).
+    world.queue.issue("kham-noi", patient_id=world.patient("BN00000002", "Lê Văn Nam"))
     world.queue.finish("p101", actor="test")
     called = world.queue.call_next("p101", actor="test")
     with pytest.raises(Conflict) as raised:
