@@ -252,12 +252,27 @@ class DoctorConfig(_Strict):
     schedule: list[ScheduleBlock] = []
 
 
+AGE_BANDS = ("newborn", "infant", "child", "adult", "elderly")
+
+
+class ReferenceBand(_Strict):
+    """A reference range for one age band (hub.domain.clinical.ranges defines the bands), optionally one sex."""
+
+    band: Literal["newborn", "infant", "child", "adult", "elderly"]
+    sex: Literal["Nam", "Nữ"] | None = None  # None: both sexes
+    low: float | None = None
+    high: float | None = None
+
+
 class Analyte(_Strict):
     code: Annotated[str, Field(min_length=1, max_length=16)]
     name: Text
     unit: Annotated[str, Field(max_length=16)] = ""
+    # The plain low/high is the range of adults and the elderly (what the catalogue held before bands);
+    # `ranges` adds or overrides bands. A patient whose band has no range gets no flag, with a note.
     low: float | None = None
     high: float | None = None
+    ranges: list[ReferenceBand] = []
 
 
 class CatalogueItem(_Strict):
