@@ -166,7 +166,10 @@ class CounterConfig(_Strict):
     services: list[Code] = Field(min_length=1)
     hours: list[str] | None = None  # None: the site's opening hours
     # The printer device for slips printed here (order slips, "return to the doctor"); None: none.
+    # Its connection (network:HOST[:PORT], usb:, serial:, file:) is in devices.toml [printers].
     printer: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] | None = None
+    floor: Text | None = None  # printed on slips: "Tầng 2"
+    floor_en: Text | None = None
     speaker_zone: Code | None = None  # whose speakers call for it; None: the speakers of its zone
 
     @field_validator("hours")
@@ -285,6 +288,9 @@ class CatalogueItem(_Strict):
     service: Code
     price: int = Field(ge=0, le=1_000_000_000)
     analytes: list[Analyte] = []
+    # What the patient does before (printed on the order slip): "Nhịn ăn 8 giờ", "Uống nước, nhịn tiểu".
+    before: Text | None = None
+    before_en: Text | None = None
 
 
 # WHO ICD-10 as the Ministry of Health uses it: a letter, two digits, then optionally a dot and one or two
@@ -380,6 +386,8 @@ class ClinicConfig(_Strict):
     counters: list[CounterConfig] = Field(min_length=1)
     priority_classes: list[PriorityClass] = Field(min_length=1)
     devices: list[DeviceConfig] = []
+    # Printer id (a counter's `printer`) -> its connection spec (kiosk.printers.parse_printer_spec).
+    printers: dict[str, Annotated[str, Field(min_length=1, max_length=200)]] = {}
     displays: list[DisplayConfig] = []
     doctors: list[DoctorConfig] = []
     catalogue: list[CatalogueItem] = []
@@ -503,7 +511,7 @@ def _unique(what: str, codes: list[str]) -> None:
 _KEY_FILES = {
     "site": "site.toml", "hub": "site.toml", "queue": "site.toml", "estimates": "site.toml", "announce": "site.toml",
     "services": "clinic.toml", "counters": "clinic.toml", "priority_classes": "clinic.toml",
-    "devices": "devices.toml", "displays": "displays.toml", "doctors": "doctors.toml",
+    "devices": "devices.toml", "printers": "devices.toml", "displays": "displays.toml", "doctors": "doctors.toml",
     "catalogue": "catalogue.toml", "payments": "catalogue.toml", "icd10": "icd10.toml",
     "notifications": "notifications.toml", "scheduler": "notifications.toml", "reports": "site.toml",
     "follow_ups": "notifications.toml", "holidays": "site.toml",

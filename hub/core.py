@@ -144,8 +144,13 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
         from hub.mqtt_acl import BrokerFiles  # the broker's files: an adapter, wired here like the channels
 
         BrokerFiles(config, devices, var_dir).install(bus)
-    return Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
-               devices=devices, staff=StaffService(db, config, clock), booking=booking,
-               clinical=ClinicalService(db, config, bus, clock, queue),
-               billing=BillingService(db, config, bus, clock, queue), notifications=notifications,
-               scheduler=scheduler, follow_ups=follow_ups, structure=structure, var_dir=var_dir, secret_key=key)
+    built = Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
+                devices=devices, staff=StaffService(db, config, clock), booking=booking,
+                clinical=ClinicalService(db, config, bus, clock, queue),
+                billing=BillingService(db, config, bus, clock, queue), notifications=notifications,
+                scheduler=scheduler, follow_ups=follow_ups, structure=structure, var_dir=var_dir, secret_key=key)
+    from hub.printing.slip_printer import EscposSlipPrinter  # the slips' printers: an adapter, wired here
+
+    built.clinical.slips.printer = EscposSlipPrinter(config)
+    built.clinical.slips.link_for = built.status_url
+    return built

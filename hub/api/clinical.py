@@ -161,9 +161,30 @@ def put_exam(visit_id: int):  # type: ignore[no-untyped-def]
 @require_roles(*DOCTORS)
 def place_orders(visit_id: int):  # type: ignore[no-untyped-def]
     body = parse_body(OrdersRequest)
-    placed = current_hub().clinical.orders.place(visit_id, list(body.items), actor=actor(), note=body.note,
-                                                 counter=body.counter, keep_patient=body.keep_patient)
-    return jsonify({"orders": placed["orders"], "tickets": _with_status_urls(placed["tickets"])}), 201
+    clinical = current_hub().clinical
+    placed = clinical.orders.place(visit_id, list(body.items), actor=actor(), note=body.note,
+                                   counter=body.counter, keep_patient=body.keep_patient)
+    # Paper at the change of line: saved first, so a printer fault only marks it failed (reprint below).
+    slip = clinical.slips.print_order_slip(visit_id, body.counter)
+    return jsonify({"orders": placed["orders"], "tickets": _with_status_urls(placed["tickets"]), "slip": slip}), 201
+
+
+@bp.get("/visits/<int:visit_id>/slips")
+@require_roles(*READERS, "reception")
+def visit_slips(visit_id: int):  # type: ignore[no-untyped-def]
+    """The slips printed for a visit (order slips, return to the doctor), with their print state."""
+    return jsonify({"slips": current_hub().clinical.slips.of_visit(visit_id)})
+
+
+class ReprintSlipRequest(_Body):
+    counter: Code | None = None  # print at this room or counter instead of the original printer
+
+
+@bp.post("/slips/<int:slip_id>/reprint")
+@require_roles(*READERS, "reception")
+def reprint_slip(slip_id: int):  # type: ignore[no-untyped-def]
+    body = parse_body(ReprintSlipRequest)
+    return jsonify(current_hub().clinical.slips.reprint(slip_id, counter=body.counter))
 
 
 @bp.get("/patients/<code>/history")

@@ -101,6 +101,10 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
     "clinical.next_step": ("Where the ticket's holder goes now (staff, or ?k=<the ticket's link token>)", None,
                            200, None),
     "clinical.get_exam": ("The examination record of a visit", None, 200, None),
+    "clinical.visit_slips": ("Slips printed for a visit (order slip, return to the doctor) and their state", None,
+                             200, None),
+    "clinical.reprint_slip": ("Print a saved slip again (?counter= another room's printer)",
+                              clinical.ReprintSlipRequest, 200, None),
     "clinical.identify_visit": ("Identify the patient of an anonymous visit (clinical writes need one: 409 "
                                 "patient_not_identified otherwise)", clinical.IdentifyVisitRequest, 200, None),
     "clinical.put_exam": ("Write the examination: notes, ICD-10 diagnosis, prescription", clinical.ExamRequest,

@@ -20,6 +20,7 @@ from hub.domain.booking.models import Doctor, VisitIntake
 from hub.domain.clinical.identity import IdentityService, require_identified
 from hub.domain.clinical.models import ExamRecord
 from hub.domain.clinical.orders import OrderService
+from hub.domain.clinical.slips import SlipService
 from hub.domain.common.clock import Clock, local_day
 from hub.domain.common.errors import Invalid, NotFound
 from hub.domain.common.events import Event, EventBus
@@ -78,6 +79,7 @@ class ClinicalService:
         self.tz = clinic.site.tz
         self.orders = OrderService(db, clinic, bus, clock, queue)
         self.identity = IdentityService(db, clinic, bus, clock)
+        self.slips = SlipService(db, clinic, bus, clock, queue, self.orders)
         self._icd10 = {c.code: c for c in clinic.icd10}
         self._icd10_words = [(c, _folded(f"{c.code} {c.name} {c.name_en}").split()) for c in clinic.icd10]
 
