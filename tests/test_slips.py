@@ -102,3 +102,18 @@ def test_a_room_without_a_printer_keeps_the_slip_for_later(world: Clinic) -> Non
     assert slip["status"] == "no_printer" and slip["content"]["stations"][0]["number"]
     printed = world.clinical.slips.reprint(slip["id"], counter="p101")  # printed at the room that has one
     assert printed["status"] == "printed" and printed["printer"] == "in-p101"
+
+
+def test_return_to_the_doctor_slip_when_the_last_result_is_in(world: Clinic, emulator: PrinterEmulator) -> None:
+    ticket = at_doctor(world)
+    world.orders.place(ticket["visit_id"], ["xn-ctm"], actor="user:bs", counter="p101")
+    world.result_all(ticket["visit_id"])
+    slips = [s for s in world.clinical.slips.of_visit(ticket["visit_id"]) if s["kind"] == "return"]
+    assert len(slips) == 1
+    [station] = slips[0]["content"]["stations"]
+    returning = next(t for t in world.tickets_of(ticket["visit_id"]) if t.priority == "returning")
+    assert station["number"] == returning.number and station["rooms"] == ["Phòng 101"]
+    assert station["floor"] == "Tầng 1"
+    # The lab room has no printer here: the slip went to the ordering room's printer.
+    assert slips[0]["status"] == "printed" and slips[0]["printer"] == "in-p101"
+    assert len(emulator.wait_for_pages(1)) == 1
