@@ -117,3 +117,27 @@ def test_return_to_the_doctor_slip_when_the_last_result_is_in(world: Clinic, emu
     # The lab room has no printer here: the slip went to the ordering room's printer.
     assert slips[0]["status"] == "printed" and slips[0]["printer"] == "in-p101"
     assert len(emulator.wait_for_pages(1)) == 1
+
+
+def test_the_demo_prints_the_doctors_slips_to_the_emulator(tmp_path: Path, clinic: ClinicConfig,
+                                                           clock: VirtualClock, emulator: PrinterEmulator) -> None:
+    from hub.core import build_hub
+    from hub.demo import wire_demo_slip_printers
+
+    hub = build_hub(clinic, var_dir=tmp_path, db_url=f"sqlite:///{tmp_path / 'demo-slips.db'}", clock=clock)
+    try:
+        wire_demo_slip_printers(hub, emulator.port)
+        with hub.db.write() as connection:
+            patient = connection.execute(insert(Patient).values(
+                code="BN00000779", full_name="Mai Văn Hùng", date_of_birth=date(1970, 1, 1), sex="Nam",
+                created_at=clock.now()).returning(Patient.id)).scalar_one()
+        ticket = hub.queue.issue("kham-noi", patient_id=patient)
+        hub.queue.call_next("p101", actor="test")
+        hub.queue.start("p101", actor="test")
+        hub.clinical.orders.place(ticket["visit_id"], ["xn-ctm"], actor="user:bs", counter="p101")
+        slip = hub.clinical.slips.print_order_slip(ticket["visit_id"], "p101")
+        assert slip["status"] == "printed" and slip["printer"] == "demo-slips"
+        assert "/t/" in slip["content"]["status_url"]
+        assert len(emulator.wait_for_pages(1)) == 1
+    finally:
+        hub.close()
