@@ -554,11 +554,32 @@
       var box = $("order-outcome");
       box.textContent = lines.join(" ");
       box.hidden = false;
+      showSlip(box, reply.body.slip);
       state.visit.orders = reply.body.orders;
       renderOrders();
       refreshVisit();  // the patient's tickets moved on too
     }, function () { button.disabled = false; formError(form, L.unreachable); });
   });
+
+  // The order slip (saved before print): printed, or why not, with a reprint button.
+  function showSlip(box, slip) {
+    if (!slip) { return; }
+    var text = L["slip_" + slip.status] || slip.status;
+    var line = el("span", { className: "slip slip-" + slip.status, dataset: { slip: String(slip.id) },
+                            text: " " + text });
+    box.appendChild(line);
+    if (slip.status !== "printed") {
+      var again = el("button", { type: "button", className: "reprint", text: L.reprint });
+      again.addEventListener("click", function () {
+        again.disabled = true;
+        post("/slips/" + slip.id + "/reprint", {}).then(function (reply) {
+          line.remove(); again.remove();
+          if (reply.status >= 400) { say(C.refusal(reply, L, LANG), "error"); } else { showSlip(box, reply.body); }
+        }, function () { again.disabled = false; say(L.unreachable, "error"); });
+      });
+      box.appendChild(again);
+    }
+  }
 
   // ------------------------------------------------------------------ live updates
   function applyCounter(counter) {
