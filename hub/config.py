@@ -27,7 +27,7 @@ SERVICE_KINDS = ("reception", "exam", "lab", "imaging", "cashier", "pharmacy")
 PROJECT_CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 CONFIG_FILES = ("site.toml", "clinic.toml")
 OPTIONAL_CONFIG_FILES = ("devices.toml", "displays.toml", "doctors.toml", "catalogue.toml", "icd10.toml",
-                         "notifications.toml")
+                         "notifications.toml", "drugs.toml")
 ENV_OVERRIDES = {
     "CLINICQ_DATABASE_URL": "database_url",
     "CLINICQ_MQTT_URL": "mqtt_url",
@@ -298,6 +298,18 @@ class CatalogueItem(_Strict):
 ICD10_PATTERN = r"^[A-Z][0-9]{2}(\.[0-9]{1,2})?$"
 
 
+class Drug(_Strict):
+    """A medicine of the prescription catalogue (config/drugs.toml): searchable like ICD-10."""
+
+    code: Code
+    name: Text  # the trade or generic name as prescribed
+    ingredient: Text  # active ingredient (hoạt chất)
+    strength: Annotated[str, Field(min_length=1, max_length=40)]  # "500 mg", "5 mg/5 ml"
+    form: Text  # viên nén, viên nang, siro, ống tiêm...
+    unit: Annotated[str, Field(min_length=1, max_length=20)]  # what is counted: viên, chai, ống
+    route: Literal["uống", "tiêm", "nhỏ mắt", "bôi", "xịt", "đặt", "ngậm", "khác"] = "uống"
+
+
 class Icd10Code(_Strict):
     """A diagnosis code offered for autocomplete (config/icd10.toml)."""
 
@@ -392,6 +404,7 @@ class ClinicConfig(_Strict):
     doctors: list[DoctorConfig] = []
     catalogue: list[CatalogueItem] = []
     icd10: list[Icd10Code] = []
+    drugs: list[Drug] = []
     payments: PaymentSettings = PaymentSettings()
     notifications: NotificationSettings = NotificationSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
@@ -512,7 +525,7 @@ _KEY_FILES = {
     "site": "site.toml", "hub": "site.toml", "queue": "site.toml", "estimates": "site.toml", "announce": "site.toml",
     "services": "clinic.toml", "counters": "clinic.toml", "priority_classes": "clinic.toml",
     "devices": "devices.toml", "printers": "devices.toml", "displays": "displays.toml", "doctors": "doctors.toml",
-    "catalogue": "catalogue.toml", "payments": "catalogue.toml", "icd10": "icd10.toml",
+    "catalogue": "catalogue.toml", "payments": "catalogue.toml", "icd10": "icd10.toml", "drugs": "drugs.toml",
     "notifications": "notifications.toml", "scheduler": "notifications.toml", "reports": "site.toml",
     "follow_ups": "notifications.toml", "holidays": "site.toml",
 }

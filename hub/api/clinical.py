@@ -258,6 +258,14 @@ def catalogue():  # type: ignore[no-untyped-def]
     return jsonify({"items": current_hub().clinical.catalogue()})
 
 
+@bp.get("/drugs")
+@require_roles(*READERS)
+def drugs():  # type: ignore[no-untyped-def]
+    """?q=: the prescription catalogue (config/drugs.toml) matching every word; free text stays allowed."""
+    query = request.args.get("q", "")[:100]
+    return jsonify({"drugs": current_hub().clinical.drug_search(query)})
+
+
 @bp.get("/icd10")
 @require_roles(*READERS)
 def icd10():  # type: ignore[no-untyped-def]

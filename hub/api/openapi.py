@@ -122,6 +122,8 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
     "clinical.release_order": ("Release a result to the patient portal", None, 200, None),
     "clinical.catalogue": ("What a doctor can order: codes, names, prices, performing service", None, 200, None),
     "clinical.icd10": ("ICD-10 codes for autocomplete (?q=)", None, 200, None),
+    "clinical.drugs": ("Drugs of the prescription catalogue for autocomplete (?q=): ingredient, strength, form, "
+                       "unit, route", None, 200, None),
     "patients.register_patient": ("Register a patient (409 possible_duplicate / national_id_taken with "
                                   "details.candidates unless confirm_new)", schemas.PatientRequest, 201,
                                   None),

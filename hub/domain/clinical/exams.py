@@ -82,6 +82,8 @@ class ClinicalService:
         self.slips = SlipService(db, clinic, bus, clock, queue, self.orders)
         self._icd10 = {c.code: c for c in clinic.icd10}
         self._icd10_words = [(c, _folded(f"{c.code} {c.name} {c.name_en}").split()) for c in clinic.icd10]
+        self._drug_words = [(d, _folded(f"{d.name} {d.ingredient} {d.strength} {d.form}").split())
+                            for d in clinic.drugs]
 
     # ================================================================== reference data
     def doctor_for(self, username: str) -> DoctorConfig | None:
@@ -100,6 +102,20 @@ class ClinicalService:
                 found.append((rank, code))
         found.sort(key=lambda pair: pair[0])
         return [{"code": c.code, "name": c.name, "name_en": c.name_en} for _, c in found[:limit]]
+
+    def drug_search(self, query: str, limit: int = 20) -> list[dict[str, str]]:
+        """Drugs where every word of `query` starts a word of the name, ingredient, strength or form
+        (diacritics optional, "amox 250" finds the syrup); names starting with the query first."""
+        words = _folded(query).split()
+        if not words:
+            return []
+        phrase = " ".join(words)
+        found = []
+        for drug, text in self._drug_words:
+            if all(any(t.startswith(w) for t in text) for w in words):
+                found.append(((not " ".join(text).startswith(phrase), drug.name), drug))
+        found.sort(key=lambda pair: pair[0])
+        return [d.model_dump() for _, d in found[:limit]]
 
     def catalogue(self) -> list[dict[str, Any]]:
         out = []
