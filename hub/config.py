@@ -70,6 +70,10 @@ class Site(_Strict):
     # Weekdays the whole site is closed (no slots, no reminders for them, closed on the portal).
     closed_weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = []
     public_url: str = "http://127.0.0.1:8000"
+    # The header of clinical prints (prescription, result sheet, visit summary).
+    parent_body: Text | None = None  # "Sở Y tế Hòa Bình"
+    address: Text | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
 
     @field_validator("timezone")
     @classmethod

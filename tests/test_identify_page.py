@@ -80,3 +80,45 @@ def test_doctor_identifies_an_anonymous_patient_then_examines(hub: HubProcess, b
         assert page.errors == []
     finally:
         page.context.close()
+
+
+def test_clinical_prints_show_the_header_prescription_and_flagged_results(hub: HubProcess,
+                                                                          browser: Any) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    ticket = api(hub, "POST", "/tickets", "kiosk", {"service": "kham-noi", "patient_code": PATIENT_CODE}, status=201)
+    api(hub, "POST", "/counters/p102/next", "nurse")
+    api(hub, "POST", "/counters/p102/start", "nurse")
+    visit = ticket["visit_id"]
+    api(hub, "PUT", f"/visits/{visit}/exam", "doctor", {
+        "diagnosis_code": "I10", "notes": "HA 150/90",
+        "prescription": "1. Amlodipin 5 mg — 30 viên\n   Uống 1 viên/ngày buổi sáng"})
+    placed = api(hub, "POST", f"/visits/{visit}/orders", "doctor", {"items": ["xn-ctm"], "counter": "p102"}, status=201)
+    order = placed["orders"][0]["id"]
+    api(hub, "POST", f"/orders/{order}/start", "lab", {})
+    api(hub, "POST", f"/orders/{order}/result", "lab", {"values": {"WBC": 5.0, "RBC": 4.5, "HGB": 100, "PLT": 250}})
+    page = open_page(browser, hub, "bs.an", f"/doctor/visits/{visit}/print/prescription", viewport=(560, 800))
+    try:
+        sheet = page.locator("#print")
+        expect(sheet.locator("h1")).to_have_text("ĐƠN THUỐC")
+        expect(sheet).to_contain_text("Bệnh viện Đa khoa Hòa Bình")
+        expect(sheet).to_contain_text("Sở Y tế tỉnh Hòa Bình")
+        expect(page.locator("#p-name")).to_contain_text(PATIENT_NAME)
+        expect(page.locator("#diagnosis")).to_contain_text("(I10)")
+        expect(page.locator("#rx")).to_contain_text("Amlodipin 5 mg — 30 viên")
+        page.screenshot(path=str(artifact("print-prescription.png")), full_page=True)
+        page.set_viewport_size({"width": 800, "height": 1100})
+        page.goto(hub.url + f"/doctor/visits/{visit}/print/results")
+        expect(page.locator("#print h1")).to_have_text("PHIẾU KẾT QUẢ XÉT NGHIỆM")
+        hgb = page.locator('tr[data-code="HGB"]')
+        expect(hgb.locator("td.flag")).to_have_text("L")
+        expect(hgb).to_contain_text("120.0 – 160.0")
+        page.screenshot(path=str(artifact("print-results.png")), full_page=True)
+        page.goto(hub.url + f"/doctor/visits/{visit}/print/summary")
+        expect(page.locator("#print h1")).to_have_text("TÓM TẮT LƯỢT KHÁM")
+        expect(page.locator("#print")).to_contain_text("HA 150/90")
+        page.screenshot(path=str(artifact("print-summary.png")), full_page=True)
+        assert page.goto(hub.url + f"/doctor/visits/{visit}/print/nothing").status == 404
+        assert page.errors == []
+    finally:
+        page.context.close()

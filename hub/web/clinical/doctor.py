@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, render_template, request, session
+from flask import Blueprint, abort, flash, render_template, request, session
 
 from hub.api.hub_access import current_hub
 from hub.config import ClinicConfig, CounterConfig
+from hub.domain.clinical.slips import visit_code
+from hub.formatting import format_date
 from hub.web.auth import current_staff, staff_page
 from hub.web.i18n import current_lang, tr
 
@@ -139,6 +141,27 @@ def page_setup(clinic: ClinicConfig, room: CounterConfig, doctor: Any) -> dict[s
         "timezone": clinic.site.timezone,
         "labels": {key: tr(vi, en) for key, (vi, en) in LABELS.items()},
     }
+
+
+PRINTS = {"prescription": ("ĐƠN THUỐC", "PRESCRIPTION"), "results": ("PHIẾU KẾT QUẢ XÉT NGHIỆM", "LAB RESULTS"),
+          "summary": ("TÓM TẮT LƯỢT KHÁM", "VISIT SUMMARY")}
+
+
+@bp.get("/visits/<int:visit_id>/print/<kind>")
+@staff_page("doctor", "nurse", "lab")
+def clinical_print(visit_id: int, kind: str):  # type: ignore[no-untyped-def]
+    """A4/A5 print from the browser (print CSS): prescription, lab result sheet, visit summary."""
+    if kind not in PRINTS:
+        abort(404)
+    hub = current_hub()
+    visit = hub.clinical.visit(visit_id)
+    if visit["patient"] is None:
+        abort(409)
+    return render_template("clinical_print.html", site=hub.config.site, visit=visit, kind=kind,
+                           title=PRINTS[kind], code=visit_code(visit_id),
+                           date=format_date(visit["day"], current_lang()),
+                           fmt_date=lambda day: format_date(day, current_lang()), doctor=hub.clinical.doctor_for(
+                               current_staff().username))
 
 
 @bp.get("")
