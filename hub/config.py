@@ -27,7 +27,7 @@ SERVICE_KINDS = ("reception", "exam", "lab", "imaging", "cashier", "pharmacy")
 PROJECT_CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 CONFIG_FILES = ("site.toml", "clinic.toml")
 OPTIONAL_CONFIG_FILES = ("devices.toml", "displays.toml", "doctors.toml", "catalogue.toml", "icd10.toml",
-                         "notifications.toml")
+                         "notifications.toml", "drugs.toml")
 ENV_OVERRIDES = {
     "CLINICQ_DATABASE_URL": "database_url",
     "CLINICQ_MQTT_URL": "mqtt_url",
@@ -70,6 +70,10 @@ class Site(_Strict):
     # Weekdays the whole site is closed (no slots, no reminders for them, closed on the portal).
     closed_weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = []
     public_url: str = "http://127.0.0.1:8000"
+    # The header of clinical prints (prescription, result sheet, visit summary).
+    parent_body: Text | None = None  # "Sở Y tế Hòa Bình"
+    address: Text | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -163,6 +167,9 @@ class ServiceConfig(_Strict):
     prefix: str = Field(pattern=r"^[A-Z]{1,2}$")
     fee: int = Field(0, ge=0, le=1_000_000_000)
     service_minutes: ServiceMinutes
+    # Whether a ticket here may stay without an identified patient (no clinical record is kept there).
+    # None: yes for reception/information, the cashier and pharmacy pickup; no for exam, lab, imaging.
+    anonymous_allowed: bool | None = None
 
 
 class CounterConfig(_Strict):
@@ -173,7 +180,10 @@ class CounterConfig(_Strict):
     services: list[Code] = Field(min_length=1)
     hours: list[str] | None = None  # None: the site's opening hours
     # The printer device for slips printed here (order slips, "return to the doctor"); None: none.
+    # Its connection (network:HOST[:PORT], usb:, serial:, file:) is in devices.toml [printers].
     printer: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] | None = None
+    floor: Text | None = None  # printed on slips: "Tầng 2"
+    floor_en: Text | None = None
     speaker_zone: Code | None = None  # whose speakers call for it; None: the speakers of its zone
 
     @field_validator("hours")
@@ -263,12 +273,27 @@ class DoctorConfig(_Strict):
     schedule: list[ScheduleBlock] = []
 
 
+AGE_BANDS = ("newborn", "infant", "child", "adult", "elderly")
+
+
+class ReferenceBand(_Strict):
+    """A reference range for one age band (hub.domain.clinical.ranges defines the bands), optionally one sex."""
+
+    band: Literal["newborn", "infant", "child", "adult", "elderly"]
+    sex: Literal["Nam", "Nữ"] | None = None  # None: both sexes
+    low: float | None = None
+    high: float | None = None
+
+
 class Analyte(_Strict):
     code: Annotated[str, Field(min_length=1, max_length=16)]
     name: Text
     unit: Annotated[str, Field(max_length=16)] = ""
+    # The plain low/high is the range of adults and the elderly (what the catalogue held before bands);
+    # `ranges` adds or overrides bands. A patient whose band has no range gets no flag, with a note.
     low: float | None = None
     high: float | None = None
+    ranges: list[ReferenceBand] = []
 
 
 class CatalogueItem(_Strict):
@@ -286,11 +311,26 @@ class CatalogueItem(_Strict):
     fasting: bool = False
     contrast: bool = False
     result_minutes: float = Field(0, ge=0, le=1440)
+    # What the patient does before (printed on the order slip): "Nhịn ăn 8 giờ", "Uống nước, nhịn tiểu".
+    before: Text | None = None
+    before_en: Text | None = None
 
 
 # WHO ICD-10 as the Ministry of Health uses it: a letter, two digits, then optionally a dot and one or two
 # digits (J06.9, I10, E11.65). Codes outside config/icd10.toml are accepted when they fit this pattern.
 ICD10_PATTERN = r"^[A-Z][0-9]{2}(\.[0-9]{1,2})?$"
+
+
+class Drug(_Strict):
+    """A medicine of the prescription catalogue (config/drugs.toml): searchable like ICD-10."""
+
+    code: Code
+    name: Text  # the trade or generic name as prescribed
+    ingredient: Text  # active ingredient (hoạt chất)
+    strength: Annotated[str, Field(min_length=1, max_length=40)]  # "500 mg", "5 mg/5 ml"
+    form: Text  # viên nén, viên nang, siro, ống tiêm...
+    unit: Annotated[str, Field(min_length=1, max_length=20)]  # what is counted: viên, chai, ống
+    route: Literal["uống", "tiêm", "nhỏ mắt", "bôi", "xịt", "đặt", "ngậm", "khác"] = "uống"
 
 
 class Icd10Code(_Strict):
@@ -405,10 +445,13 @@ class ClinicConfig(_Strict):
     counters: list[CounterConfig] = Field(min_length=1)
     priority_classes: list[PriorityClass] = Field(min_length=1)
     devices: list[DeviceConfig] = []
+    # Printer id (a counter's `printer`) -> its connection spec (kiosk.printers.parse_printer_spec).
+    printers: dict[str, Annotated[str, Field(min_length=1, max_length=200)]] = {}
     displays: list[DisplayConfig] = []
     doctors: list[DoctorConfig] = []
     catalogue: list[CatalogueItem] = []
     icd10: list[Icd10Code] = []
+    drugs: list[Drug] = []
     payments: PaymentSettings = PaymentSettings()
     notifications: NotificationSettings = NotificationSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
@@ -532,8 +575,8 @@ def _unique(what: str, codes: list[str]) -> None:
 _KEY_FILES = {
     "site": "site.toml", "hub": "site.toml", "queue": "site.toml", "estimates": "site.toml", "announce": "site.toml",
     "services": "clinic.toml", "counters": "clinic.toml", "priority_classes": "clinic.toml",
-    "devices": "devices.toml", "displays": "displays.toml", "doctors": "doctors.toml",
-    "catalogue": "catalogue.toml", "payments": "catalogue.toml", "icd10": "icd10.toml",
+    "devices": "devices.toml", "printers": "devices.toml", "displays": "displays.toml", "doctors": "doctors.toml",
+    "catalogue": "catalogue.toml", "payments": "catalogue.toml", "icd10": "icd10.toml", "drugs": "drugs.toml",
     "notifications": "notifications.toml", "scheduler": "notifications.toml", "reports": "site.toml",
     "follow_ups": "notifications.toml", "holidays": "site.toml",
 }

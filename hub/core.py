@@ -165,12 +165,17 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
         billing.splitter = insurance.split_bill_items
         insurance.claims = ClaimService(db, insurance.rules, clock, config.site.tz, billing.bill, var_dir / "claims")
         insurance.install_jobs(scheduler)
-    return Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
-               devices=devices, staff=StaffService(db, config, clock), booking=booking,
-               clinical=ClinicalService(db, config, bus, clock, queue),
-               billing=billing, notifications=notifications,
-               scheduler=scheduler, follow_ups=follow_ups, structure=structure, var_dir=var_dir, secret_key=key,
-               insurance=insurance)
+    built = Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
+                devices=devices, staff=StaffService(db, config, clock), booking=booking,
+                clinical=ClinicalService(db, config, bus, clock, queue),
+                billing=billing, notifications=notifications,
+                scheduler=scheduler, follow_ups=follow_ups, structure=structure, var_dir=var_dir, secret_key=key,
+                insurance=insurance)
+    from hub.printing.slip_printer import EscposSlipPrinter  # the slips' printers: an adapter, wired here
+
+    built.clinical.slips.printer = EscposSlipPrinter(config)
+    built.clinical.slips.link_for = built.status_url
+    return built
 
 
 def patient_messages(notifications: NotificationService, config: ClinicConfig, clock: Clock, key: str,

@@ -105,6 +105,7 @@ class DemoAgents:
     config_dir: Path
     with_devices: bool = True
     printer_port: int = 0
+    slip_printer_port: int = 0  # the rooms' and reception's slips (order slip, return to the doctor)
     kiosk_port: int = 0
     children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
@@ -113,6 +114,9 @@ class DemoAgents:
         mqtt_url = connect_url(self.config.hub.mqtt_url) if self.config.hub.mqtt_url else ""
         self.printer_port = free_port_near(9100)
         self.kiosk_port = free_port_near(8080)
+        self.slip_printer_port = free_port_near(9110)
+        self._spawn("slip-printer", "printer-emulator", "--port", str(self.slip_printer_port),
+                    "--out-dir", str(self.folder / "slips"))
         self._spawn("printer", "printer-emulator", "--port", str(self.printer_port),
                     "--out-dir", str(self.folder / "printer"))
         kiosk = self.config.device(KIOSK_ID)
@@ -164,6 +168,19 @@ def with_simulated_zalo(config: ClinicConfig) -> tuple[ClinicConfig, str | None]
     channels = list(dict.fromkeys(["zalo", *settings.channels]))
     notifications = settings.model_copy(update={"zalo": zalo, "channels": channels})
     return config.model_copy(update={"notifications": notifications}), simulator.url
+def wire_demo_slip_printers(hub: Hub, port: int) -> None:
+    """Every doctor's room and reception counter without a printer of its own prints its slips to the
+    demo's slip emulator (one PNG per slip)."""
+    from hub.printing.slip_printer import EscposSlipPrinter
+
+    config = hub.config
+    wanted = {s.code for s in config.services if s.kind in ("exam", "reception")}
+    counters = [c if c.printer or not wanted.intersection(c.services)
+                else c.model_copy(update={"printer": "demo-slips"}) for c in config.counters]
+    printers = {**config.printers, "demo-slips": f"network:127.0.0.1:{port}"}
+    wired = config.model_copy(update={"counters": counters, "printers": printers})
+    hub.clinical.slips.clinic = wired
+    hub.clinical.slips.printer = EscposSlipPrinter(wired)
 
 
 def run_demo(config: ClinicConfig, *, host: str, port: int, var_dir: Path, config_dir: Path,
@@ -188,6 +205,7 @@ def run_demo(config: ClinicConfig, *, host: str, port: int, var_dir: Path, confi
                             with_devices=with_devices)
         agents.start()
         hub.closers.append(agents.stop)
+        wire_demo_slip_printers(hub, agents.slip_printer_port)
         mqtt = connect_url(config.hub.mqtt_url) if config.hub.mqtt_url else ""
         if mqtt:
             mqtt_host, mqtt_port = parse_mqtt_url(mqtt)
@@ -205,6 +223,7 @@ def run_demo(config: ClinicConfig, *, host: str, port: int, var_dir: Path, confi
             f"  MQTT                        {mqtt or 'off'}",
             f"  Zalo ZNS (simulated)        {zalo_url or 'configured: the real OA'}",
             f"  Printed tickets (PNG)       {var_dir / 'demo' / 'printer'}",
+            f"  Slips of rooms/reception    {var_dir / 'demo' / 'slips'}",
             f"  Announcements (WAV)         {var_dir / 'demo' / 'speaker'}",
             "  API tokens (Authorization: Bearer ...):",
             *[f"      {role:<10} {value}" for role, value in tokens.items()],

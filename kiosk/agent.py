@@ -260,7 +260,8 @@ class KioskAgent:
             return self.ticket_view(self._print(ticket))
 
     def _print(self, ticket: KioskTicket) -> KioskTicket:
-        printed = ticket_print(ticket, self.link.setup or {}, self._service(ticket.service), self.settings.notice)
+        printed = ticket_print(ticket, self.link.setup or {}, self._service(ticket.service), self.settings.notice,
+                               rooms=catalogue.rooms_of(ticket.service, self.link.counters))
         state = self.printer.print(printed)
         self.outbox.set_print_state(ticket.key, state)
         if state == PAPER_OUT:

@@ -9,7 +9,8 @@ COUNTER_CLOSED = "closed"
 
 def rooms_of(service: str, counters: list[dict[str, Any]]) -> list[dict[str, str]]:
     """The counters and rooms serving `service` now (open or briefly paused), by name."""
-    return [{"code": c["code"], "name": c["name"], "name_en": c.get("name_en") or c["name"]}
+    return [{"code": c["code"], "name": c["name"], "name_en": c.get("name_en") or c["name"],
+             "floor": c.get("floor"), "floor_en": c.get("floor_en") or c.get("floor")}
             for c in counters if service in c.get("services", []) and c.get("state") != COUNTER_CLOSED]
 
 

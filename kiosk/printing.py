@@ -19,7 +19,7 @@ def offline_status_url(public_url: str, key: str) -> str:
 
 
 def ticket_print(ticket: KioskTicket, setup: dict[str, Any], service: dict[str, Any] | None,
-                 notice: str = "") -> TicketPrint:
+                 notice: str = "", rooms: list[dict[str, Any]] | None = None) -> TicketPrint:
     """What to print for a ticket, from the hub's reply (online) or the kiosk's own record (offline)."""
     site = setup.get("site", {})
     reply = ticket.reply or {}
@@ -46,7 +46,17 @@ def ticket_print(ticket: KioskTicket, setup: dict[str, Any], service: dict[str, 
         timezone=site.get("timezone") or DEFAULT_TIMEZONE,
         payer=payer.get("label"),
         payer_en=payer.get("label_en"),
+        rooms=where(rooms or [], "name", "floor"),
+        rooms_en=where(rooms or [], "name_en", "floor_en"),
     )
+
+
+def where(rooms: list[dict[str, Any]], name: str, floor: str) -> str | None:
+    """"Phòng 101, Phòng 102 · Tầng 1": the rooms serving the ticket's line and their floor(s)."""
+    if not rooms:
+        return None
+    floors = list(dict.fromkeys(r[floor] for r in rooms if r.get(floor)))
+    return ", ".join(r[name] for r in rooms) + (" · " + ", ".join(floors) if floors else "")
 
 
 class TicketPrinter:

@@ -61,6 +61,9 @@ class TicketPrint:
     # Who pays, from the hub's BHYT check: "BHYT", "BHYT (chưa kiểm tra)", "Dịch vụ" (None: not said).
     payer: str | None = None
     payer_en: str | None = None
+    # Where to go: "Phòng 101, Phòng 102 · Tầng 1" (the patient must not have to ask).
+    rooms: str | None = None
+    rooms_en: str | None = None
 
 
 def find_font(bold: bool = False) -> Path:
@@ -277,6 +280,11 @@ def draw_ticket(ticket: TicketPrint, paper_mm: int = 80) -> Image.Image:
     canvas.space(8)
     canvas.big_number(_nfc(ticket.number))
     canvas.space(20)
+    if ticket.rooms:
+        canvas.text(f"Mời đến: {ticket.rooms}", 26, bold=True)
+        if english and ticket.rooms_en:
+            canvas.text(f"Please go to: {ticket.rooms_en}", 20)
+        canvas.space(10)
 
     if ticket.priority:
         lines = [(f"ƯU TIÊN: {ticket.priority}", 26, True)]

@@ -20,6 +20,7 @@ from hub.domain.queue.models import Ticket
 from tests.conftest import RecordingBus, make_queue
 
 CBC = {"WBC": 12.5, "RBC": 4.5, "HGB": 110, "PLT": 250}
+ADULT = {"born": date(1980, 1, 1), "sex": "Nam", "day": date(2026, 3, 9)}
 
 
 class Clinic:
@@ -239,8 +240,8 @@ def test_placing_checks_items_and_the_counter(world: Clinic) -> None:
         assert raised.value.code == code
     with pytest.raises(NotFound):
         world.orders.place(424242, ["xn-ctm"], actor="user:bs.an")
-    # Called but not yet served: start first.
-    world.queue.issue("kham-noi")
+    # Called but not yet served: start first (a registered patient: the identity rule comes before).
+    world.queue.issue("kham-noi", patient_id=world.patient("BN00000002", "Lê Văn Nam"))
     world.queue.finish("p101", actor="test")
     called = world.queue.call_next("p101", actor="test")
     with pytest.raises(Conflict) as raised:
@@ -252,7 +253,7 @@ def test_flags_and_reference_ranges(clinic: ClinicConfig) -> None:
     assert (flag(10.1, 4.0, 10.0), flag(3.9, 4.0, 10.0), flag(4.0, 4.0, 10.0), flag(10.0, 4.0, 10.0)) == (
         "H", "L", None, None)
     assert flag(99.0, None, None) is None and flag(0.0, None, 3.4) is None
-    values = lab_values(clinic.catalogue_item("xn-ctm"), CBC)
+    values = lab_values(clinic.catalogue_item("xn-ctm"), CBC, **ADULT)
     assert {v["code"]: v["flag"] for v in values} == {"WBC": "H", "RBC": None, "HGB": "L", "PLT": None}
     wbc = values[0]
     assert (wbc["unit"], wbc["low"], wbc["high"], wbc["name"]) == ("G/L", 4.0, 10.0, "Bạch cầu")
@@ -268,7 +269,7 @@ def test_flags_and_reference_ranges(clinic: ClinicConfig) -> None:
 ])
 def test_bad_lab_values_are_refused(clinic: ClinicConfig, values: dict[str, Any], code: str) -> None:
     with pytest.raises(Invalid) as raised:
-        lab_values(clinic.catalogue_item("xn-ctm"), values)
+        lab_values(clinic.catalogue_item("xn-ctm"), values, **ADULT)
     assert raised.value.code == code
 
 

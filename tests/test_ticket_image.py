@@ -151,3 +151,20 @@ def test_font_folder_can_be_set_by_environment(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setattr(ticket_image, "FONT_DIRS", ())
     monkeypatch.setenv(ticket_image.FONT_DIR_ENV, str(tmp_path))
     assert find_font() == tmp_path / "DejaVuSans.ttf"
+
+
+def test_the_ticket_names_the_rooms_and_the_floor() -> None:
+    from kiosk.printing import where
+
+    rooms = [{"code": "p101", "name": "Phòng 101", "name_en": "Room 101", "floor": "Tầng 1", "floor_en": "Floor 1"},
+             {"code": "p102", "name": "Phòng 102", "name_en": "Room 102", "floor": "Tầng 1", "floor_en": "Floor 1"}]
+    assert where(rooms, "name", "floor") == "Phòng 101, Phòng 102 · Tầng 1"
+    assert where(rooms, "name_en", "floor_en") == "Room 101, Room 102 · Floor 1"
+    assert where([], "name", "floor") is None
+    plain = replace(SAMPLE, priority=None, offline=False)
+    with_rooms = replace(plain, rooms=where(rooms, "name", "floor"), rooms_en=where(rooms, "name_en", "floor_en"))
+    image = draw_ticket(with_rooms)
+    assert image.height > draw_ticket(plain).height and image.width == 576
+    assert decoded_qr(image) == [STATUS_URL]
+    ARTIFACTS.mkdir(exist_ok=True)
+    image.save(ARTIFACTS / "ticket-rooms.png")

@@ -137,6 +137,10 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "insurance.reject_claim": ("cashier", "admin"),
     "insurance.visit_insurance": ("reception", "cashier", "doctor", "admin"),
     "staffing.ops_staffing": ("nurse", "reception", "admin"),
+    "clinical.drugs": ("doctor", "lab", "nurse", "admin"),
+    "clinical.identify_visit": ("doctor", "nurse", "reception", "admin"),
+    "clinical.reprint_slip": ("doctor", "lab", "nurse", "reception", "admin"),
+    "clinical.visit_slips": ("doctor", "lab", "nurse", "reception", "admin"),
 }
 
 

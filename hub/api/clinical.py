@@ -9,15 +9,20 @@ from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from hub.api.auth import actor, identify, require_roles
-from hub.api.errors import ApiError
+from hub.api.errors import ApiError, error_response
 from hub.api.hub_access import current_hub, parse_body
 from hub.api.queue.tickets import require_ticket_reader
+from hub.api.schemas import PatientRequest
+from hub.domain.patients.records import identify_by_card
+from hub.domain.patients.registry import DuplicatePatient, PatientDetails
+from kiosk.cccd import CccdError, parse_cccd
 
 bp = Blueprint("clinical", __name__)
 READERS = ("doctor", "lab", "nurse")
 DOCTORS = ("doctor",)
 PERFORMERS = ("lab",)
 STAFF = ("doctor", "lab", "nurse", "reception", "cashier")
+IDENTIFIERS = ("doctor", "nurse", "reception")
 
 Code = Annotated[StrictStr, Field(min_length=1, max_length=32)]
 LongText = Annotated[StrictStr, Field(max_length=5000)]
@@ -62,6 +67,16 @@ class EmptyBody(_Body):
     pass
 
 
+class IdentifyVisitRequest(_Body):
+    """POST /visits/<id>/patient: exactly one of a patient code (found by search), the raw QR text of a
+    scanned chip ID card (found or registered), or a new registration `new_patient` (409 possible_duplicate as at
+    reception unless new_patient.confirm_new)."""
+
+    patient: Annotated[StrictStr, Field(min_length=1, max_length=32)] | None = None
+    cccd: Annotated[StrictStr, Field(min_length=1, max_length=1000)] | None = None
+    new_patient: PatientRequest | None = None
+
+
 def _username() -> str | None:
     identity = identify()
     return identity.actor.removeprefix("user:") if identity and identity.actor.startswith("user:") else None
@@ -97,6 +112,34 @@ def next_step(ticket_id: int):  # type: ignore[no-untyped-def]
     return jsonify(step)
 
 
+@bp.post("/visits/<int:visit_id>/patient")
+@require_roles(*IDENTIFIERS)
+def identify_visit(visit_id: int):  # type: ignore[no-untyped-def]
+    """Give an anonymous visit its patient, so that notes, orders and results can be written on it."""
+    body = parse_body(IdentifyVisitRequest)
+    given = [name for name in ("patient", "cccd", "new_patient") if getattr(body, name) is not None]
+    if len(given) != 1:
+        raise ApiError(422, "invalid_request", "send exactly one of patient, cccd, new_patient")
+    hub = current_hub()
+    code = body.patient
+    if body.cccd is not None:
+        try:
+            card = parse_cccd(body.cccd, today=hub.queue.today())
+        except CccdError as error:
+            # The message names the field that failed, never its content (the card is personal data).
+            raise ApiError(422, "invalid_cccd", f"Không đọc được thẻ CCCD / unreadable ID card: {error}") from None
+        code = identify_by_card(hub.db, hub.clock, card, actor=actor()).patient["code"]
+    elif body.new_patient is not None:
+        details = PatientDetails(**body.new_patient.model_dump(exclude={"confirm_new"}))
+        try:
+            code = hub.booking.patients.register(details, actor=actor(), source="clinic",
+                                                 confirm_new=body.new_patient.confirm_new)["code"]
+        except DuplicatePatient as duplicate:
+            return error_response(409, duplicate.code, duplicate.message, {"candidates": duplicate.candidates})
+    hub.clinical.identity.identify(visit_id, str(code), actor=actor())
+    return jsonify(hub.clinical.visit(visit_id))
+
+
 @bp.get("/visits/<int:visit_id>/exam")
 @require_roles(*READERS)
 def get_exam(visit_id: int):  # type: ignore[no-untyped-def]
@@ -120,9 +163,30 @@ def put_exam(visit_id: int):  # type: ignore[no-untyped-def]
 @require_roles(*DOCTORS)
 def place_orders(visit_id: int):  # type: ignore[no-untyped-def]
     body = parse_body(OrdersRequest)
-    placed = current_hub().clinical.orders.place(visit_id, list(body.items), actor=actor(), note=body.note,
-                                                 counter=body.counter, keep_patient=body.keep_patient)
-    return jsonify({"orders": placed["orders"], "tickets": _with_status_urls(placed["tickets"])}), 201
+    clinical = current_hub().clinical
+    placed = clinical.orders.place(visit_id, list(body.items), actor=actor(), note=body.note,
+                                   counter=body.counter, keep_patient=body.keep_patient)
+    # Paper at the change of line: saved first, so a printer fault only marks it failed (reprint below).
+    slip = clinical.slips.print_order_slip(visit_id, body.counter)
+    return jsonify({"orders": placed["orders"], "tickets": _with_status_urls(placed["tickets"]), "slip": slip}), 201
+
+
+@bp.get("/visits/<int:visit_id>/slips")
+@require_roles(*READERS, "reception")
+def visit_slips(visit_id: int):  # type: ignore[no-untyped-def]
+    """The slips printed for a visit (order slips, return to the doctor), with their print state."""
+    return jsonify({"slips": current_hub().clinical.slips.of_visit(visit_id)})
+
+
+class ReprintSlipRequest(_Body):
+    counter: Code | None = None  # print at this room or counter instead of the original printer
+
+
+@bp.post("/slips/<int:slip_id>/reprint")
+@require_roles(*READERS, "reception")
+def reprint_slip(slip_id: int):  # type: ignore[no-untyped-def]
+    body = parse_body(ReprintSlipRequest)
+    return jsonify(current_hub().clinical.slips.reprint(slip_id, counter=body.counter))
 
 
 @bp.get("/patients/<code>/history")
@@ -194,6 +258,14 @@ def release_order(order_id: int):  # type: ignore[no-untyped-def]
 def catalogue():  # type: ignore[no-untyped-def]
     """What a doctor can order: codes, names, prices (VND), the performing service, analytes."""
     return jsonify({"items": current_hub().clinical.catalogue()})
+
+
+@bp.get("/drugs")
+@require_roles(*READERS)
+def drugs():  # type: ignore[no-untyped-def]
+    """?q=: the prescription catalogue (config/drugs.toml) matching every word; free text stays allowed."""
+    query = request.args.get("q", "")[:100]
+    return jsonify({"drugs": current_hub().clinical.drug_search(query)})
 
 
 @bp.get("/icd10")

@@ -101,6 +101,12 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
     "clinical.next_step": ("Where the ticket's holder goes now (staff, or ?k=<the ticket's link token>)", None,
                            200, None),
     "clinical.get_exam": ("The examination record of a visit", None, 200, None),
+    "clinical.visit_slips": ("Slips printed for a visit (order slip, return to the doctor) and their state", None,
+                             200, None),
+    "clinical.reprint_slip": ("Print a saved slip again (?counter= another room's printer)",
+                              clinical.ReprintSlipRequest, 200, None),
+    "clinical.identify_visit": ("Identify the patient of an anonymous visit (clinical writes need one: 409 "
+                                "patient_not_identified otherwise)", clinical.IdentifyVisitRequest, 200, None),
     "clinical.put_exam": ("Write the examination: notes, ICD-10 diagnosis, prescription", clinical.ExamRequest,
                           200, None),
     "clinical.place_orders": ("Order lab tests and imaging; the patient goes to the first performing service",
@@ -116,6 +122,8 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
     "clinical.release_order": ("Release a result to the patient portal", None, 200, None),
     "clinical.catalogue": ("What a doctor can order: codes, names, prices, performing service", None, 200, None),
     "clinical.icd10": ("ICD-10 codes for autocomplete (?q=)", None, 200, None),
+    "clinical.drugs": ("Drugs of the prescription catalogue for autocomplete (?q=): ingredient, strength, form, "
+                       "unit, route", None, 200, None),
     "patients.register_patient": ("Register a patient (409 possible_duplicate / national_id_taken with "
                                   "details.candidates unless confirm_new)", schemas.PatientRequest, 201,
                                   None),

@@ -17,8 +17,10 @@ from sqlalchemy import Connection, insert, select, update
 from hub.config import ICD10_PATTERN, ClinicConfig, DoctorConfig
 from hub.db import Database
 from hub.domain.booking.models import Doctor, VisitIntake
+from hub.domain.clinical.identity import IdentityService, require_identified
 from hub.domain.clinical.models import ExamRecord
 from hub.domain.clinical.orders import OrderService
+from hub.domain.clinical.slips import SlipService
 from hub.domain.common.clock import Clock, local_day
 from hub.domain.common.errors import Invalid, NotFound
 from hub.domain.common.events import Event, EventBus
@@ -76,8 +78,12 @@ class ClinicalService:
         self.queue = queue
         self.tz = clinic.site.tz
         self.orders = OrderService(db, clinic, bus, clock, queue)
+        self.identity = IdentityService(db, clinic, bus, clock)
+        self.slips = SlipService(db, clinic, bus, clock, queue, self.orders)
         self._icd10 = {c.code: c for c in clinic.icd10}
         self._icd10_words = [(c, _folded(f"{c.code} {c.name} {c.name_en}").split()) for c in clinic.icd10]
+        self._drug_words = [(d, _folded(f"{d.name} {d.ingredient} {d.strength} {d.form}").split())
+                            for d in clinic.drugs]
 
     # ================================================================== reference data
     def doctor_for(self, username: str) -> DoctorConfig | None:
@@ -96,6 +102,20 @@ class ClinicalService:
                 found.append((rank, code))
         found.sort(key=lambda pair: pair[0])
         return [{"code": c.code, "name": c.name, "name_en": c.name_en} for _, c in found[:limit]]
+
+    def drug_search(self, query: str, limit: int = 20) -> list[dict[str, str]]:
+        """Drugs where every word of `query` starts a word of the name, ingredient, strength or form
+        (diacritics optional, "amox 250" finds the syrup); names starting with the query first."""
+        words = _folded(query).split()
+        if not words:
+            return []
+        phrase = " ".join(words)
+        found = []
+        for drug, text in self._drug_words:
+            if all(any(t.startswith(w) for t in text) for w in words):
+                found.append(((not " ".join(text).startswith(phrase), drug.name), drug))
+        found.sort(key=lambda pair: pair[0])
+        return [d.model_dump() for _, d in found[:limit]]
 
     def catalogue(self) -> list[dict[str, Any]]:
         out = []
@@ -126,8 +146,7 @@ class ClinicalService:
         fields = {"notes": (notes or "").strip() or None, "diagnosis_code": code, "diagnosis_text": text,
                   "prescription": (prescription or "").strip() or None, "author": actor[:64], "updated_at": now}
         with self.db.write() as connection:
-            if connection.execute(select(V.c.id).where(V.c.id == visit_id)).first() is None:
-                raise NotFound("unknown_visit", f"no visit {visit_id}")
+            require_identified(connection, visit_id)
             if ticket_id is not None:
                 owner = connection.execute(select(T.c.visit_id).where(T.c.id == ticket_id)).scalar()
                 if owner != visit_id:

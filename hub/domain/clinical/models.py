@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.domain.common.models import Base, BigId, UTCDateTime
@@ -54,3 +54,25 @@ class ClinicalOrder(Base):
     result_report: Mapped[str | None] = mapped_column(Text)
     resulted_by: Mapped[str | None] = mapped_column(String(64))
     released: Mapped[bool] = mapped_column(Boolean, default=False)  # visible to the patient on the portal
+
+
+class PrintedSlip(Base):
+    """A slip for the patient (order slip, "return to the doctor"), saved before it is printed.
+
+    Saved first, so a printer fault never loses it: the row stays `failed` with the error and can be
+    reprinted; `content` is everything printed, so a reprint shows what the patient got the first time.
+    """
+
+    __tablename__ = "printed_slips"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # order, return
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    counter: Mapped[str | None] = mapped_column(String(32))
+    printer: Mapped[str | None] = mapped_column(String(64))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12))  # pending, printed, failed, no_printer
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    printed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

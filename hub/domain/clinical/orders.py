@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -21,6 +21,8 @@ from sqlalchemy import Connection, insert, select, update
 from hub import protocol as p
 from hub.config import CatalogueItem, ClinicConfig
 from hub.db import Database
+from hub.domain.clinical.identity import require_identified
+from hub.domain.clinical.ranges import reference_range
 from hub.domain.clinical.reads import (
     ACTIVE_TICKET,
     CANCELLED,
@@ -30,6 +32,7 @@ from hub.domain.clinical.reads import (
     RESULTED,
     O,
     OrderReads,
+    P,
     T,
     V,
 )
@@ -117,8 +120,10 @@ def flag(value: float, low: float | None, high: float | None) -> str | None:
     return None
 
 
-def lab_values(item: CatalogueItem, values: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Check one value per analyte of the item and flag each against the catalogue's reference range.
+def lab_values(item: CatalogueItem, values: Mapping[str, Any], *, born: date | None, sex: str | None,
+               day: date) -> list[dict[str, Any]]:
+    """Check one value per analyte of the item and flag each against the reference range of the patient's
+    age band and sex on the sample `day` (hub.domain.clinical.ranges); no range for the band: no flag, a note.
 
     The range is copied into the result, so a later change of the catalogue never rewrites old results.
     """
@@ -137,8 +142,10 @@ def lab_values(item: CatalogueItem, values: Mapping[str, Any]) -> list[dict[str,
         # Counts and concentrations are never negative; a minus sign is a typing slip.
         if value < 0 or value > MAX_VALUE:
             raise Invalid("bad_value", f"{analyte.code}: {value} is outside 0..{MAX_VALUE:g}")
+        chosen = reference_range(analyte, born, sex, day)
         out.append({"code": analyte.code, "name": analyte.name, "value": float(value), "unit": analyte.unit,
-                    "low": analyte.low, "high": analyte.high, "flag": flag(float(value), analyte.low, analyte.high)})
+                    "low": chosen.low, "high": chosen.high, "band": chosen.band, "note": chosen.note,
+                    "flag": flag(float(value), chosen.low, chosen.high)})
     return out
 
 
@@ -204,6 +211,7 @@ class OrderService:
         ordering_service, at_counter = self._ordering_place(visit_id, counter)
         with self._work() as work:
             self._lock_visit(work.connection, visit_id)
+            require_identified(work.connection, visit_id)
             ids = []
             for item in sorted(chosen, key=self._step):
                 ids.append(work.connection.execute(insert(O).values(
@@ -227,6 +235,7 @@ class OrderService:
             day = connection.execute(select(V.c.day).where(V.c.id == visit_id)).scalar()
             if day is None:
                 raise NotFound("unknown_visit", f"no visit {visit_id}")
+            require_identified(connection, visit_id)
             if day != local_day(self.clock.now(), self.tz):
                 raise Conflict("visit_closed", f"visit {visit_id} was on {day}: orders go on today's visit")
             if counter is not None:
@@ -417,12 +426,18 @@ class OrderService:
         report = report.strip() if isinstance(report, str) else None
         with self._work() as work:
             row = self._load(work.connection, order_id)
+            require_identified(work.connection, row.visit_id)
             self._check_transition(row, "result")
             item = self.item(row.item_code)
             if row.kind == "lab":
                 if values is None:
                     raise Invalid("values_required", f"{item.code} is a lab test: send one value per analyte")
-                results: list[dict[str, Any]] | None = lab_values(item, values)
+                patient = work.connection.execute(
+                    select(V.c.day, P.c.date_of_birth, P.c.sex).select_from(V.join(P, P.c.id == V.c.patient_id))
+                    .where(V.c.id == row.visit_id)).one()
+                # Orders are placed on today's visit and sampled the same day: the visit's day is the sample day.
+                results: list[dict[str, Any]] | None = lab_values(item, values, born=patient.date_of_birth,
+                                                                  sex=patient.sex, day=patient.day)
             else:
                 if values:
                     raise Invalid("report_required", f"{item.code} is an imaging study: send a report, not values")

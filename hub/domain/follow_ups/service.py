@@ -33,6 +33,7 @@ from hub.domain.booking.appointments import (
 from hub.domain.booking.models import Appointment, Doctor, VisitIntake
 from hub.domain.booking.schedules import BOOKING_HORIZON_DAYS
 from hub.domain.booking.service import BookingService
+from hub.domain.clinical.identity import require_identified
 from hub.domain.common.clock import Clock, local_day
 from hub.domain.common.errors import Conflict, Invalid, NotFound
 from hub.domain.common.events import EventBus
@@ -113,10 +114,9 @@ class FollowUpService:
         wanted, at = self._check_order(on, after_days, slot_start, at, count, every_days, mode)
         now = self.clock.now()
         with self.db.write() as tx:
+            require_identified(tx, visit_id)  # 404 for no visit, 409 for an anonymous one
             visit = tx.execute(select(V.c.id, V.c.patient_id, P.c.code).select_from(V.join(P, P.c.id == V.c.patient_id))
-                               .where(V.c.id == visit_id)).first()
-            if visit is None:
-                raise NotFound("unknown_visit", f"no visit {visit_id} with a registered patient")
+                               .where(V.c.id == visit_id)).one()
             doctor_row = self._doctor(tx, doctor, visit_id)
             series_id = tx.execute(insert(S).values(
                 patient_id=visit.patient_id, doctor_id=doctor_row.id, service=doctor_row.service,

@@ -310,7 +310,7 @@ def portal_order(order: dict[str, Any]) -> dict[str, Any]:
     view: dict[str, Any] = {"name": order["name"], "name_en": order["name_en"], "kind": order["kind"], "state": state}
     if state == "released":
         view["resulted_at"] = order["resulted_at"]
-        view["values"] = [{k: value.get(k) for k in ("name", "value", "unit", "low", "high", "flag")}
+        view["values"] = [{k: value.get(k) for k in ("name", "value", "unit", "low", "high", "flag", "note")}
                           for value in order["values"] or []]
         view["report"] = order["report"]
     return view

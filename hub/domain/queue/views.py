@@ -96,6 +96,8 @@ class QueueViews(QueueForecasts):
             "name": counter.name,
             "name_en": counter.name_en,
             "zone": counter.zone,
+            "floor": cfg.floor if cfg else None,
+            "floor_en": cfg.floor_en if cfg else None,
             "state": counter.state,
             "pause_reason": counter.pause_reason,
             "state_since": counter.state_since.isoformat() if counter.state_since else None,

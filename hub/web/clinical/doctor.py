@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, render_template, request, session
+from flask import Blueprint, abort, flash, render_template, request, session
 
 from hub.api.hub_access import current_hub
 from hub.config import ClinicConfig, CounterConfig
+from hub.domain.clinical.slips import visit_code
+from hub.formatting import format_date
 from hub.web.auth import current_staff, staff_page
 from hub.web.i18n import current_lang, tr
 
@@ -46,6 +48,25 @@ LABELS: dict[str, tuple[str, str]] = {
     "no_items": ("Hãy chọn ít nhất một chỉ định.", "Choose at least one item."),
     "no_patient": ("Chưa đăng ký thông tin bệnh nhân", "Patient not registered"),
     "years": ("{n} tuổi", "{n} y"),
+    "choose": ("Chọn", "Choose"),
+    "slip_printed": ("Đã in phiếu chỉ định.", "Order slip printed."),
+    "slip_failed": ("Máy in lỗi: phiếu chỉ định đã lưu, chưa in.",
+                    "Printer fault: the order slip is saved, not printed."),
+    "slip_no_printer": ("Phòng chưa có máy in: phiếu đã lưu.", "This room has no printer: the slip is saved."),
+    "slip_pending": ("Đang in phiếu…", "Printing the slip…"),
+    "reprint": ("In lại", "Print again"),
+    "err_no_printer": ("Không có máy in", "No printer"),
+    "not_found": ("Không tìm thấy bệnh nhân.", "No patient found."),
+    "same_person": ("Đúng người này", "This is the patient"),
+    "other_person": ("Người khác — vẫn đăng ký mới", "Someone else — register anyway"),
+    "possible_duplicate": ("Có hồ sơ có thể trùng: hãy chọn nếu đúng người.",
+                           "Records that may be the same person: choose one if it is."),
+    "ok_identified": ("Đã xác định bệnh nhân {name}.", "Patient identified: {name}."),
+    "err_patient_not_identified": ("Chưa xác định bệnh nhân", "The patient is not identified"),
+    "err_invalid_cccd": ("Không đọc được thẻ CCCD", "Unreadable ID card"),
+    "err_unknown_patient": ("Không có bệnh nhân này", "No such patient"),
+    "err_visit_has_patient": ("Lượt khám đã có bệnh nhân khác", "The visit has another patient"),
+    "err_national_id_taken": ("Số CCCD đã có hồ sơ", "This ID number is already registered"),
     "no_history": ("Chưa có lần khám trước.", "No earlier visits."),
     "no_orders": ("Chưa có chỉ định.", "No orders yet."),
     "no_intake": ("Không có ghi nhận từ tiếp đón.", "Nothing recorded at reception."),
@@ -120,6 +141,27 @@ def page_setup(clinic: ClinicConfig, room: CounterConfig, doctor: Any) -> dict[s
         "timezone": clinic.site.timezone,
         "labels": {key: tr(vi, en) for key, (vi, en) in LABELS.items()},
     }
+
+
+PRINTS = {"prescription": ("ĐƠN THUỐC", "PRESCRIPTION"), "results": ("PHIẾU KẾT QUẢ XÉT NGHIỆM", "LAB RESULTS"),
+          "summary": ("TÓM TẮT LƯỢT KHÁM", "VISIT SUMMARY")}
+
+
+@bp.get("/visits/<int:visit_id>/print/<kind>")
+@staff_page("doctor", "nurse", "lab")
+def clinical_print(visit_id: int, kind: str):  # type: ignore[no-untyped-def]
+    """A4/A5 print from the browser (print CSS): prescription, lab result sheet, visit summary."""
+    if kind not in PRINTS:
+        abort(404)
+    hub = current_hub()
+    visit = hub.clinical.visit(visit_id)
+    if visit["patient"] is None:
+        abort(409)
+    return render_template("clinical_print.html", site=hub.config.site, visit=visit, kind=kind,
+                           title=PRINTS[kind], code=visit_code(visit_id),
+                           date=format_date(visit["day"], current_lang()),
+                           fmt_date=lambda day: format_date(day, current_lang()), doctor=hub.clinical.doctor_for(
+                               current_staff().username))
 
 
 @bp.get("")

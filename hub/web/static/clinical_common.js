@@ -91,7 +91,8 @@ window.Clinical = (function () {
         return el("tr", { className: v.flag ? "flag-" + v.flag : "" }, [
           el("td", { text: v.name + " (" + v.code + ")" }),
           el("td", { className: "value", text: number(v.value, lang) + (v.unit ? " " + v.unit : "") }),
-          el("td", { className: "range", text: range(v.low, v.high, lang) }),
+          el("td", { className: "range", text: range(v.low, v.high, lang) +
+                                              (v.note ? " " + localMessage(v.note, lang) : "") }),
           el("td", { className: "flag", text: v.flag || "" })
         ]);
       });

@@ -253,7 +253,92 @@
     var intake = v.intake;
     var text = intake ? [intake.reason, intake.symptoms].filter(Boolean).join(" — ") : "";
     $("intake-text").textContent = text || L.no_intake;
+    // The identity rule: nothing clinical is written on an anonymous visit, so the forms give way to the
+    // identify step instead of failing on save.
+    var anonymous = !p;
+    $("identify").hidden = !anonymous;
+    ["exam-form", "order-form", "follow-up-form"].forEach(function (id) {
+      if ($(id)) { $(id).hidden = anonymous; }
+    });
+    if (!anonymous) { $("id-results").textContent = ""; $("id-duplicates").textContent = ""; }
   }
+
+  // ------------------------------------------------------------------ identify this patient
+  function identifyError(text) {
+    $("id-error").hidden = !text;
+    $("id-error").textContent = text || "";
+  }
+
+  function identifyWith(body) {
+    var id = state.visit.id;
+    identifyError(null);
+    return post("/visits/" + id + "/patient", body).then(function (reply) {
+      if (reply.status === 200) {
+        say(C.fill(L.ok_identified, { name: reply.body.patient.full_name }), "ok");
+        state.visit = null;  // shown afresh: history and the exam form of the identified patient
+        showVisit(reply.body);
+      } else { identifyError(C.refusal(reply, L, LANG)); }
+      return reply;
+    }, function () { identifyError(L.unreachable); });
+  }
+
+  function patientChoice(patient, label) {
+    var facts = [patient.code, patient.date_of_birth ? C.day(patient.date_of_birth, LANG) : "", patient.phone || ""];
+    return el("li", {}, [
+      el("span", { text: patient.full_name + " · " + facts.filter(Boolean).join(" · ") }),
+      el("button", { type: "button", text: label, dataset: { patient: patient.code } })
+    ]);
+  }
+
+  $("id-card").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var input = event.target.elements.cccd;
+    if (input.value.trim()) { identifyWith({ cccd: input.value.trim() }).then(function () { input.value = ""; }); }
+  });
+
+  $("id-search").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var q = event.target.elements.q.value.trim();
+    var list = $("id-results");
+    list.textContent = "";
+    if (!q) { return; }
+    C.api("GET", "/patients?q=" + encodeURIComponent(q)).then(function (reply) {
+      if (reply.status !== 200) { identifyError(C.refusal(reply, L, LANG)); return; }
+      if (!reply.body.patients.length) { list.appendChild(el("li", { className: "empty", text: L.not_found })); }
+      reply.body.patients.forEach(function (patient) { list.appendChild(patientChoice(patient, L.choose)); });
+    }, function () { identifyError(L.unreachable); });
+  });
+
+  function onChoice(event) {
+    var button = event.target.closest("button[data-patient]");
+    if (button) { identifyWith({ patient: button.dataset.patient }); }
+  }
+  $("id-results").addEventListener("click", onChoice);
+  $("id-duplicates").addEventListener("click", function (event) {
+    if (event.target.closest("button[data-confirm-new]")) { register(true); } else { onChoice(event); }
+  });
+
+  function register(confirmNew) {
+    var form = $("id-register");
+    var person = { confirm_new: confirmNew };
+    ["full_name", "date_of_birth", "sex", "phone"].forEach(function (name) {
+      var value = form.elements[name].value.trim();
+      if (value) { person[name] = value; }
+    });
+    var list = $("id-duplicates");
+    identifyWith({ new_patient: person }).then(function (reply) {
+      list.textContent = "";
+      if (!reply || reply.status !== 409 || reply.body.error.code !== "possible_duplicate") { return; }
+      identifyError(L.possible_duplicate);
+      reply.body.error.details.candidates.forEach(function (patient) {
+        list.appendChild(patientChoice(patient, L.same_person));
+      });
+      list.appendChild(el("li", {}, [el("button", { type: "button", text: L.other_person,
+                                                    dataset: { confirmNew: "1" } })]));
+    });
+  }
+
+  $("id-register").addEventListener("submit", function (event) { event.preventDefault(); register(false); });
 
   function fillExam() {
     var form = $("exam-form");
@@ -469,11 +554,32 @@
       var box = $("order-outcome");
       box.textContent = lines.join(" ");
       box.hidden = false;
+      showSlip(box, reply.body.slip);
       state.visit.orders = reply.body.orders;
       renderOrders();
       refreshVisit();  // the patient's tickets moved on too
     }, function () { button.disabled = false; formError(form, L.unreachable); });
   });
+
+  // The order slip (saved before print): printed, or why not, with a reprint button.
+  function showSlip(box, slip) {
+    if (!slip) { return; }
+    var text = L["slip_" + slip.status] || slip.status;
+    var line = el("span", { className: "slip slip-" + slip.status, dataset: { slip: String(slip.id) },
+                            text: " " + text });
+    box.appendChild(line);
+    if (slip.status !== "printed") {
+      var again = el("button", { type: "button", className: "reprint", text: L.reprint });
+      again.addEventListener("click", function () {
+        again.disabled = true;
+        post("/slips/" + slip.id + "/reprint", {}).then(function (reply) {
+          line.remove(); again.remove();
+          if (reply.status >= 400) { say(C.refusal(reply, L, LANG), "error"); } else { showSlip(box, reply.body); }
+        }, function () { again.disabled = false; say(L.unreachable, "error"); });
+      });
+      box.appendChild(again);
+    }
+  }
 
   // ------------------------------------------------------------------ live updates
   function applyCounter(counter) {
