@@ -15,8 +15,8 @@ from hub.api.errors import ApiError
 from hub.api.hub_access import current_hub, parse_body
 from hub.api.schemas import EmptyBody, IdentifyRequest, LeaseRequest, TicketRequest, TypedIdentifyRequest
 from hub.domain.common.errors import Invalid
+from hub.domain.insurance.typed_identify import AttemptLimiter, NoMatch, find_typed, parse_typed_number
 from hub.domain.patients.records import identify_by_card
-from hub.domain.patients.typed import AttemptLimiter, NoMatch, find_typed, parse_typed_number
 from hub.domain.queue.leases import LeaseBook
 from hub.domain.queue.models import Ticket
 from hub.domain.queue.reprints import request_reprint
