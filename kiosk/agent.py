@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import threading
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,9 @@ from kiosk.settings import KioskSettings
 from kiosk.store import LocalStore, utc_now
 from kiosk.ticket_image import TicketPrint
 
+# What the keypad may send: a 12-digit CCCD number or a 15-character BHYT card code; the birth date dd/mm/yyyy.
+TYPED_NUMBER = re.compile(r"^(\d{12}|[A-Z]{2}[1-5]\d{12})$")
+TYPED_BIRTH = re.compile(r"^\d{2}/\d{2}/\d{4}$")
 log = logging.getLogger(__name__)
 FIRMWARE = "clinicq-kiosk 0.1.0"
 SCAN_SHOWN_S = 60  # a scan older than this is not shown on the page any more
@@ -230,6 +235,29 @@ class KioskAgent:
             self.link.lost()
             raise Refusal("cccd_offline", 503) from None
         return {"patient": found["patient"], "created": found["created"]}
+
+    def identify_typed(self, number: str, born: str) -> dict[str, Any]:
+        """A known patient from a number typed on the keypad (CCCD or BHYT card code) and the date of birth
+        (dd/mm/yyyy). The hub checks the pair and limits wrong attempts; nothing typed is logged."""
+        compact = re.sub(r"[\s-]", "", number or "").upper()
+        if not (TYPED_NUMBER.match(compact) and TYPED_BIRTH.match(born or "")):
+            raise Refusal("invalid_typed", 422)
+        day, month, year = (int(part) for part in born.split("/"))
+        try:
+            iso = date(year, month, day).isoformat()
+        except ValueError:
+            raise Refusal("invalid_typed", 422) from None
+        if not self.link.online:
+            raise Refusal("cccd_offline", 503)
+        try:
+            found = self.client.identify_typed(compact, iso)
+        except HubRefused as exc:
+            code = {404: "no_match", 429: "too_many_attempts", 422: "invalid_typed"}.get(exc.status, "refused")
+            raise Refusal(code, exc.status) from None
+        except HubUnreachable:
+            self.link.lost()
+            raise Refusal("cccd_offline", 503) from None
+        return {"patient": found["patient"], "created": False}
 
     def handle_scan(self, line: bytes) -> None:
         """A line from the serial scanner: an ID card or a booking code, acted on at once and shown on the page."""

@@ -60,6 +60,10 @@ class HubClient:
         """Find or register the card's holder; the payload goes to the hub and nowhere else."""
         return self._call("POST", "/patients/identify", {"cccd": cccd})
 
+    def identify_typed(self, number: str, date_of_birth: str) -> dict[str, Any]:
+        """A known patient from a typed CCCD number or BHYT card code plus the ISO date of birth."""
+        return self._call("POST", "/patients/identify-typed", {"number": number, "date_of_birth": date_of_birth})
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:
             response = self.http.request(method, self.api + path, json=body, timeout=self.timeout)

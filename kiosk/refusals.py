@@ -21,6 +21,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "number."),
     "unknown_code": ("Không nhận ra mã vừa quét. Hãy quét mã QR trên thẻ CCCD hoặc mã lịch hẹn.",
                      "This code was not recognised. Scan the QR code of your ID card or your booking code."),
+    "invalid_typed": ("Vui lòng nhập số CCCD (12 chữ số) hoặc mã thẻ BHYT (15 ký tự) và ngày sinh dạng "
+                      "ngày/tháng/năm.",
+                      "Please type the CCCD number (12 digits) or the BHYT card code (15 characters) and the date "
+                      "of birth as day/month/year."),
+    "no_match": ("Không tìm thấy hồ sơ khớp với thông tin đã nhập. Vui lòng đến quầy tiếp đón.",
+                 "No record matches what was entered. Please go to the reception desk."),
+    "too_many_attempts": ("Đã nhập sai quá nhiều lần. Vui lòng đến quầy tiếp đón.",
+                          "Too many wrong attempts. Please go to the reception desk."),
     "unknown_ticket": ("Không tìm thấy phiếu này trên máy.", "This ticket is not on this kiosk."),
     "not_ready": ("Máy đang kết nối với hệ thống, vui lòng chờ trong giây lát.",
                   "The kiosk is connecting to the system, please wait a moment."),

@@ -59,6 +59,11 @@ def create_kiosk_app(agent: KioskAgent) -> Flask:
     def cccd():  # type: ignore[no-untyped-def]
         return jsonify(agent.identify_card(_text(_body(), "payload")))
 
+    @app.post("/api/cccd/typed")
+    def cccd_typed():  # type: ignore[no-untyped-def]
+        body = _body()
+        return jsonify(agent.identify_typed(_text(body, "number"), _text(body, "date_of_birth")))
+
     @app.post("/api/tickets/<key>/reprint")
     def reprint(key: str):  # type: ignore[no-untyped-def]
         return jsonify({"ticket": agent.reprint(key)})

@@ -309,3 +309,79 @@ def test_a_test_print_from_the_admin_page_prints_a_slip(tmp_path: Path) -> None:
         assert agent.outbox.counts() == {}  # a test slip is no ticket
     finally:
         agent.store.close()
+
+
+# ------------------------------------------------------------------ typed CCCD number / BHYT card code
+class TypedHub:
+    """Stands in for HubClient.identify_typed: records what the agent sends, answers as told."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.error = error
+
+    def identify_typed(self, number: str, date_of_birth: str) -> dict[str, Any]:
+        self.sent.append((number, date_of_birth))
+        if self.error is not None:
+            raise self.error
+        return {"patient": {"code": "BN26000001", "full_name": "Nguyễn Văn An", "birth_year": 1985, "sex": None},
+                "created": False, "insurance": {"status": "eligible"}}
+
+
+def typed_agent(tmp_path: Path, hub: TypedHub) -> Any:
+    from kiosk.agent import KioskAgent
+    from kiosk.printing import TicketPrinter
+    from tests.support import free_port
+
+    settings = KioskSettings(hub_url=f"http://127.0.0.1:{free_port()}", token="t", printer="dummy",
+                             data_dir=tmp_path)
+    agent = KioskAgent(settings, printer=TicketPrinter("dummy"))
+    agent.client = hub  # type: ignore[assignment]
+    agent.link.online = True
+    return agent
+
+
+def test_typed_number_goes_to_the_hub_with_an_iso_birth_date(tmp_path: Path) -> None:
+    hub = TypedHub()
+    agent = typed_agent(tmp_path, hub)
+    try:
+        found = agent.identify_typed("dn40 1012-3456789", "14/03/1985")
+        assert found == {"patient": {"code": "BN26000001", "full_name": "Nguyễn Văn An", "birth_year": 1985,
+                                     "sex": None}, "created": False}
+        agent.identify_typed("001085012345", "01/12/1985")
+        assert hub.sent == [("DN4010123456789", "1985-03-14"), ("001085012345", "1985-12-01")]
+    finally:
+        agent.store.close()
+
+
+@pytest.mark.parametrize(("number", "born"), [
+    ("00108501234", "14/03/1985"), ("XX9010123456789", "14/03/1985"), ("001085012345", "1985-03-14"),
+    ("001085012345", "31/02/1985"), ("001085012345", ""), ("", "14/03/1985")])
+def test_badly_typed_numbers_never_reach_the_hub(tmp_path: Path, number: str, born: str) -> None:
+    from kiosk.refusals import Refusal
+
+    hub = TypedHub()
+    agent = typed_agent(tmp_path, hub)
+    try:
+        with pytest.raises(Refusal) as refused:
+            agent.identify_typed(number, born)
+        assert (refused.value.code, refused.value.status) == ("invalid_typed", 422)
+        assert hub.sent == []
+    finally:
+        agent.store.close()
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    (HubRefused(404, "no_match", "x"), "no_match"), (HubRefused(429, "too_many_attempts", "x"), "too_many_attempts"),
+    (HubUnreachable("down"), "cccd_offline")])
+def test_hub_answers_to_a_typed_number_become_patient_words(tmp_path: Path, error: Exception, code: str) -> None:
+    from kiosk.refusals import Refusal
+
+    agent = typed_agent(tmp_path, TypedHub(error))
+    try:
+        with pytest.raises(Refusal) as refused:
+            agent.identify_typed("001085012345", "14/03/1985")
+        assert refused.value.code == code
+        assert "quầy tiếp đón" in refused.value.vi or code == "cccd_offline"
+        assert "reception" in refused.value.en or code == "cccd_offline"
+    finally:
+        agent.store.close()

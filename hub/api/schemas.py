@@ -59,6 +59,16 @@ class IdentifyRequest(_Body):
     cccd: Annotated[StrictStr, Field(min_length=1, max_length=1000)]
 
 
+class TypedIdentifyRequest(_Body):
+    """Find a known patient from a number typed at the kiosk: POST /patients/identify-typed.
+
+    `number` is a 12-digit CCCD number or a 15-character BHYT card code; `date_of_birth` is the second factor.
+    """
+
+    number: Annotated[StrictStr, Field(min_length=1, max_length=40)]
+    date_of_birth: IsoDate
+
+
 class TransferRequest(_Body):
     service: Code
     note: ShortText | None = None

@@ -39,6 +39,18 @@
     cccd_hint: ["Mã QR nằm ở góc trên bên phải mặt trước thẻ căn cước gắn chip.",
       "The QR code is in the top right corner of the front of the chip ID card."],
     cccd_keyboard: ["Hoặc nhập mã đọc được vào ô trên.", "Or enter the scanned code in the box above."],
+    type_number: ["Không quét được? Nhập số CCCD hoặc mã thẻ BHYT", "Cannot scan? Type your CCCD number or BHYT card code"],
+    typed_number_title: ["Nhập số CCCD hoặc mã thẻ BHYT", "Type your CCCD number or BHYT card code"],
+    typed_number_hint: ["Số CCCD có 12 chữ số. Mã thẻ BHYT có 15 ký tự, ví dụ DN4010123456789.",
+      "A CCCD number has 12 digits. A BHYT card code has 15 characters, e.g. DN4010123456789."],
+    typed_number_bad: ["Cần đúng 12 chữ số (CCCD) hoặc 15 ký tự (thẻ BHYT). Vui lòng kiểm tra lại.",
+      "It needs exactly 12 digits (CCCD) or 15 characters (BHYT card). Please check it."],
+    typed_birth_title: ["Nhập ngày sinh (ngày/tháng/năm)", "Type your date of birth (day/month/year)"],
+    typed_birth_hint: ["Ví dụ 14/03/1985. Ngày sinh giúp bảo vệ thông tin của bạn.",
+      "For example 14/03/1985. Your date of birth protects your information."],
+    typed_birth_bad: ["Ngày sinh cần đủ ngày/tháng/năm, ví dụ 14/03/1985.",
+      "The date of birth needs day/month/year, e.g. 14/03/1985."],
+    next_step: ["Tiếp tục", "Next"],
     busy: ["Đang xử lý, vui lòng chờ…", "Working, please wait…"],
     your_number: ["Số thứ tự của bạn", "Your number"],
     rooms: ["Mời đến: {rooms}", "Please go to: {rooms}"],
@@ -104,6 +116,7 @@
     });
     document.body.setAttribute("data-screen", name);
     if (name === "cccd") { $("cccd-input").value = ""; $("cccd-input").focus(); }
+    if (name === "typed") { typedStep("number"); }
     if (name === "booking") { $("booking-code").focus(); }
     if (name === "services") { showScrollCue(); }
   }
@@ -126,6 +139,7 @@
     lastTicket = null;
     $("booking-code").value = "";
     $("cccd-input").value = "";
+    clearTyped();
     if (lang !== "vi") { setLanguage("vi"); }
     show("home");
   }
@@ -308,6 +322,62 @@
       .catch(function (error) { showMessage(error, "cccd"); });
   }
 
+  // ------------------------------------------------------------------ typed CCCD number / BHYT card code
+  // Two steps on one screen: the number, then the date of birth (the second factor the hub checks).
+  var TYPED_NUMBER = /^(\d{12}|[A-Z]{2}[1-5]\d{12})$/;
+
+  function typedStep(step) {
+    var section = document.querySelector("[data-screen=typed]");
+    var isNumber = step === "number";
+    section.setAttribute("data-step", step);
+    $("typed-title").setAttribute("data-t", isNumber ? "typed_number_title" : "typed_birth_title");
+    $("typed-hint").setAttribute("data-t", isNumber ? "typed_number_hint" : "typed_birth_hint");
+    $("typed-submit").setAttribute("data-t", isNumber ? "next_step" : "confirm");
+    ["typed-title", "typed-hint", "typed-submit"].forEach(function (id) {
+      $(id).textContent = t($(id).getAttribute("data-t"));
+    });
+    $("typed-hint").classList.remove("bad");
+    $("typed-number").hidden = !isNumber;
+    $("typed-keypad").hidden = !isNumber;
+    $("typed-birth").hidden = isNumber;
+    $("birth-keypad").hidden = isNumber;
+    if (isNumber) { $("typed-birth").value = ""; }
+  }
+
+  function typedProblem(key) {
+    $("typed-hint").textContent = t(key);
+    $("typed-hint").classList.add("bad");
+  }
+
+  function clearTyped() {
+    // Personal data: nothing typed stays on the screen for the next patient.
+    $("typed-number").value = "";
+    $("typed-birth").value = "";
+  }
+
+  function birthText(digits) {
+    // dd/mm/yyyy, the slashes put in as the patient types the digits.
+    return [digits.slice(0, 2), digits.slice(2, 4), digits.slice(4, 8)].filter(Boolean).join("/");
+  }
+
+  function submitTyped() {
+    var section = document.querySelector("[data-screen=typed]");
+    if (section.getAttribute("data-step") === "number") {
+      var number = $("typed-number").value.replace(/[\s-]/g, "").toUpperCase();
+      if (!TYPED_NUMBER.test(number)) { typedProblem("typed_number_bad"); return; }
+      $("typed-number").value = number;
+      typedStep("birth");
+      return;
+    }
+    var born = birthText($("typed-birth").value.replace(/\D/g, ""));
+    if (!/^\d{2}\/\d{2}\/\d{4}$/.test(born)) { typedProblem("typed_birth_bad"); return; }
+    var body = {number: $("typed-number").value, date_of_birth: born};
+    clearTyped();
+    show("busy");
+    call("/api/cccd/typed", body).then(function (reply) { greet(reply.patient); })
+      .catch(function (error) { showMessage(error, "typed"); });
+  }
+
   function greet(found) {
     patient = found;
     render();
@@ -339,20 +409,31 @@
   }
 
   // ------------------------------------------------------------------ keypad and idle
-  function buildKeypad() {
-    var keys = "1234567890QWERTYUIOPASDFGHJKLZXCVBNM".split("").concat(["-", "⌫"]);
-    var pad = $("keypad");
+  // The one on-screen keypad builder: `keys` into the pad, each typing into `input` (at most `max`
+  // characters of the raw value); `format` turns the raw characters into what the box shows.
+  var LETTERS_AND_DIGITS = "1234567890QWERTYUIOPASDFGHJKLZXCVBNM".split("");
+
+  function buildKeypad(pad, input, keys, max, format) {
+    var raw = format ? function () { return input.value.replace(/\D/g, ""); } : function () { return input.value; };
+    var display = format || function (value) { return value; };
     keys.forEach(function (key) {
       var button = document.createElement("button");
       button.type = "button";
       button.textContent = key;
       button.className = key === "⌫" ? "key wide" : "key";
       button.addEventListener("click", function () {
-        var input = $("booking-code");
-        input.value = key === "⌫" ? input.value.slice(0, -1) : (input.value + key).slice(0, 32);
+        var value = raw();
+        value = key === "⌫" ? value.slice(0, -1) : (value + key).slice(0, max);
+        input.value = display(value);
       });
       pad.appendChild(button);
     });
+  }
+
+  function buildKeypads() {
+    buildKeypad($("keypad"), $("booking-code"), LETTERS_AND_DIGITS.concat(["-", "⌫"]), 32);
+    buildKeypad($("typed-keypad"), $("typed-number"), LETTERS_AND_DIGITS.concat(["⌫"]), 15);
+    buildKeypad($("birth-keypad"), $("typed-birth"), "1234567890".split("").concat(["⌫"]), 8, birthText);
   }
 
   function watchIdle() {
@@ -372,6 +453,19 @@
     window.addEventListener("resize", showScrollCue);
     $("go-booking").addEventListener("click", function () { show("booking"); });
     $("go-cccd").addEventListener("click", function () { show("cccd"); });
+    $("go-typed").addEventListener("click", function () { clearTyped(); show("typed"); });
+    $("typed-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      submitTyped();
+    });
+    $("typed-back").addEventListener("click", function () {
+      if (document.querySelector("[data-screen=typed]").getAttribute("data-step") === "birth") {
+        typedStep("number");
+      } else {
+        clearTyped();
+        show("cccd");
+      }
+    });
     document.querySelectorAll("[data-go]").forEach(function (button) {
       button.addEventListener("click", function () {
         var target = button.getAttribute("data-go");
@@ -405,7 +499,7 @@
     });
   }
 
-  buildKeypad();
+  buildKeypads();
   wire();
   setLanguage("vi");
   watchIdle();

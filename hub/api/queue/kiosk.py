@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect
+from flask import Blueprint, current_app, jsonify, redirect
 from sqlalchemy import select
 
 from hub.api.auth import actor, identify, require_roles
 from hub.api.errors import ApiError
 from hub.api.hub_access import current_hub, parse_body
-from hub.api.schemas import EmptyBody, IdentifyRequest, LeaseRequest, TicketRequest
+from hub.api.schemas import EmptyBody, IdentifyRequest, LeaseRequest, TicketRequest, TypedIdentifyRequest
 from hub.domain.common.errors import Invalid
+from hub.domain.insurance.typed_identify import AttemptLimiter, NoMatch, find_typed, parse_typed_number
 from hub.domain.patients.records import identify_by_card
 from hub.domain.queue.leases import LeaseBook
 from hub.domain.queue.models import Ticket
@@ -67,12 +68,42 @@ def identify_patient():  # type: ignore[no-untyped-def]
     answer: dict[str, Any] = {"patient": found.patient, "created": found.created}
     if hub.insurance is not None:
         # The CCCD stands for the BHYT card: check it now, so the kiosk can send the patient to the right line.
-        check = hub.insurance.check(national_id=card.id_number, full_name=card.full_name,
-                                    date_of_birth=card.date_of_birth)
-        answer["insurance"] = {"status": check["status"], "reason": check.get("reason"),
-                               "message": check.get("message"), "benefit_level": check.get("benefit_level"),
-                               "service": hub.insurance.line_for(check["status"])}
+        answer["insurance"] = _insurance(national_id=card.id_number, full_name=card.full_name,
+                                         date_of_birth=card.date_of_birth)
     return jsonify(answer), 201 if found.created else 200
+
+
+@bp.post("/patients/identify-typed")
+@require_roles(*KIOSK)
+def identify_typed():  # type: ignore[no-untyped-def]
+    """A known patient from a typed CCCD number or BHYT card code plus the date of birth; never registers."""
+    body = parse_body(TypedIdentifyRequest)
+    number = parse_typed_number(body.number)  # 422 on a bad shape: not a guess, so it is not counted
+    hub = current_hub()
+    limiter = current_app.extensions.get("kiosk_typed_attempts")
+    if limiter is None:
+        limiter = current_app.extensions.setdefault("kiosk_typed_attempts", AttemptLimiter(hub.clock))
+    who = actor()
+    limiter.check(who)
+    try:
+        patient = find_typed(hub.db, hub.clock, number, body.date_of_birth, actor=who)
+    except NoMatch:
+        limiter.miss(who)
+        raise
+    answer: dict[str, Any] = {"patient": patient, "created": False}
+    if hub.insurance is not None:
+        # As for a scan: the insurer is asked now, so the kiosk can send the patient to the right line.
+        answer["insurance"] = _insurance(full_name=str(patient["full_name"]), date_of_birth=body.date_of_birth,
+                                         **{number.kind: number.value})
+    return jsonify(answer), 200
+
+
+def _insurance(**query: Any) -> dict[str, Any]:
+    insurance = current_hub().insurance
+    assert insurance is not None
+    check = insurance.check(**query)
+    return {"status": check["status"], "reason": check.get("reason"), "message": check.get("message"),
+            "benefit_level": check.get("benefit_level"), "service": insurance.line_for(check["status"])}
 
 
 @bp.post("/tickets/<int:ticket_id>/reprint")
