@@ -24,12 +24,12 @@ from hub.domain.clinical.exams import ClinicalService
 from hub.domain.common.clock import Clock, SystemClock
 from hub.domain.common.events import EventBus
 from hub.domain.devices.registry import DeviceRegistry
+from hub.domain.follow_ups.patient_messages import PatientMessages
 from hub.domain.follow_ups.service import FollowUpService
 from hub.domain.insurance.claims import ClaimService
 from hub.domain.insurance.rules import InsuranceConfigError
 from hub.domain.insurance.service import InsuranceService, insurance_from_config
 from hub.domain.notifications.outbox import NotificationService
-from hub.domain.notifications.patient_messages import PatientMessages
 from hub.domain.queue.engine import QueueService
 from hub.domain.reports.store import RollupStore, install_rollup_job
 from hub.domain.staff.accounts import StaffService
@@ -193,6 +193,6 @@ def patient_messages(notifications: NotificationService, config: ClinicConfig, c
 
 
 def install_booking_reminders(scheduler: Scheduler, messages: PatientMessages, config: ClinicConfig) -> None:
-    from hub.domain.notifications.patient_messages import PLAN_JOB
+    from hub.domain.follow_ups.patient_messages import PLAN_JOB
 
     scheduler.add_job(PLAN_JOB, messages.plan, every_seconds=config.follow_ups.plan_every_seconds)

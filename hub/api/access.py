@@ -141,6 +141,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "clinical.identify_visit": ("doctor", "nurse", "reception", "admin"),
     "clinical.reprint_slip": ("doctor", "lab", "nurse", "reception", "admin"),
     "clinical.visit_slips": ("doctor", "lab", "nurse", "reception", "admin"),
+    "kiosk.identify_typed": ("kiosk",),
 }
 
 
