@@ -47,26 +47,26 @@ def test_insured_patient_pays_only_their_part(hub: HubProcess, browser: Any) -> 
     try:
         page.wait_for_selector("#bill:not([hidden])")
         page.wait_for_function("document.getElementById('insurance-pays').textContent !== ''")
-        assert page.text_content("#total") == "240.000 ₫"
+        assert page.text_content("#total") == "240.000\u00a0₫"
         # A small bill (insured cost under 15 % of the base salary): insurance pays the insurance prices in full.
-        assert page.text_content("#insurance-pays") == "88.300 ₫"
-        assert page.text_content("#patient-pays") == "151.700 ₫"
-        assert page.text_content("#due") == "151.700 ₫"
+        assert page.text_content("#insurance-pays") == "88.300\u00a0₫"
+        assert page.text_content("#patient-pays") == "151.700\u00a0₫"
+        assert page.text_content("#due") == "151.700\u00a0₫"
         assert "DN4010123456789" in page.text_content("#insurance-card")
         assert page.get_attribute("#insurance-status", "data-status") == "eligible"
         rows = page.locator("#items tr")
-        assert "42.100 ₫" in rows.nth(0).text_content() and "107.900 ₫" in rows.nth(0).text_content()
+        assert "42.100\u00a0₫" in rows.nth(0).text_content() and "107.900\u00a0₫" in rows.nth(0).text_content()
         page.screenshot(path=str(artifact("cashier-insured-bill.png")), full_page=True)
         page.fill("#tendered", "200.000")
-        assert "48.300 ₫" in page.text_content("#change")
+        assert "48.300\u00a0₫" in page.text_content("#change")
         page.click("#pay")
         page.wait_for_selector("#result:not([hidden])")
-        assert page.text_content("#due") == "0 ₫"
+        assert page.text_content("#due") == "0\u00a0₫"
         receipt_url = page.get_attribute("#print-link", "href").replace("?print=1", "")
         receipt = page.context.new_page()
         receipt.goto(hub.url + receipt_url)
-        assert receipt.text_content("#receipt-insurance") == "88.300 ₫"
-        assert receipt.text_content("#receipt-patient-part") == "151.700 ₫"
+        assert receipt.text_content("#receipt-insurance") == "88.300\u00a0₫"
+        assert receipt.text_content("#receipt-patient-part") == "151.700\u00a0₫"
         assert "Một trăm năm mươi mốt nghìn bảy trăm đồng" in receipt.text_content("#receipt")
         receipt.screenshot(path=str(artifact("cashier-insured-receipt.png")), full_page=True)
         receipt.close()

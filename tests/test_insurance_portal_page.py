@@ -20,5 +20,5 @@ def test_history_shows_the_patients_part(client: FlaskClient, hub: Hub, patient:
     page = client.get("/portal/history").text
     money = re.search(rf'<p class="money" data-visit="{visit}">.*?</p>', page, re.S).group(0)
     # Exam 150,000 ₫; insured price 42,100 paid in full (a small bill); the patient's part is the rest.
-    assert "150.000 ₫" in money and "42.100 ₫" in money
-    assert '<span class="patient-part">107.900 ₫</span>' in money and "còn nợ" in money
+    assert "150.000\u00a0₫" in money and "42.100\u00a0₫" in money
+    assert '<span class="patient-part">107.900\u00a0₫</span>' in money and "còn nợ" in money

@@ -59,16 +59,16 @@ def test_cccd_to_claim(hub: HubProcess, browser: Any) -> None:  # noqa: F811
     try:
         page.wait_for_selector("#bill:not([hidden])")
         page.wait_for_function("document.getElementById('insurance-pays').textContent !== ''")
-        assert page.text_content("#insurance-pays") == "88.300 ₫"
-        assert page.text_content("#due") == "151.700 ₫"
+        assert page.text_content("#insurance-pays") == "88.300\u00a0₫"
+        assert page.text_content("#due") == "151.700\u00a0₫"
         page.click("#pay")
         page.wait_for_selector("#result:not([hidden])")
-        assert page.text_content("#due") == "0 ₫"
+        assert page.text_content("#due") == "0\u00a0₫"
 
         page.goto(hub.url + "/insurance/claims")
         page.click("#export-day")
         page.wait_for_selector(f"#claims tr[data-visit='{visit}'][data-state=exported]")
-        assert page.text_content("#insured-total") == "88.300 ₫"
+        assert page.text_content("#insured-total") == "88.300\u00a0₫"
         page.screenshot(path=str(artifact("insurance-claims.png")), full_page=True)
         href = page.get_attribute(f"#claims tr[data-visit='{visit}'] a", "href")
         xml = page.request.get(hub.url + href)

@@ -31,10 +31,10 @@ METHOD_NAMES = {
 
 @bp.app_template_filter("vnd")
 def format_vnd(amount: int | None) -> str:
-    """150000 -> "150.000 ₫" (Vietnamese digit grouping)."""
+    """150000 -> "150.000 ₫": hub/formatting.py's money, as every page, print and export writes it."""
     if amount is None:
         return ""
-    return f"{amount:,}".replace(",", ".") + " ₫"
+    return formatting.format_money(amount)
 
 
 def amount_in_words(amount: int) -> str:
