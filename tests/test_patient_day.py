@@ -39,6 +39,7 @@ from PIL import Image
 from firmware_sim.printer_emulator import PrinterEmulator
 from hub.config import load_config
 from hub.core import build_hub
+from hub.formatting import format_money
 from tests.browser import artifact, browser  # noqa: F401 - the fixture is used by name
 from tests.hub_server import HubProcess
 from tests.support import free_port
@@ -133,8 +134,8 @@ def shot(page: Any, step: str) -> None:
 
 
 def vnd(amount: int) -> str:
-    """How the cashier page writes an amount (vi-VN grouping)."""
-    return f"{amount:,}".replace(",", ".") + " ₫"
+    """How the cashier page writes an amount (hub/formatting.py, vi-VN)."""
+    return format_money(amount)
 
 
 def serve_and_finish(hub: HubProcess, counter: str, number: str) -> None:
