@@ -41,8 +41,9 @@
       head.append(el("span", s.service_name, "vs-service"), el("span", s.number || "—", "vs-number"));
       li.append(head, el("p", s.service_name_en, "en"));
       if (s.rooms && s.rooms.length) {
-        li.append(pair("Phòng: " + s.rooms.join(", ") + (s.floor ? " · " + s.floor : ""),
-          "Room: " + (s.rooms_en || s.rooms).join(", ") + (s.floor_en ? " · " + s.floor_en : ""), "vs-place"));
+        // Room names already say "Phòng 101" / "Room 101": no label in front.
+        li.append(pair(s.rooms.join(", ") + (s.floor ? " · " + s.floor : ""),
+          (s.rooms_en || s.rooms).join(", ") + (s.floor_en ? " · " + s.floor_en : ""), "vs-place"));
       }
       var label = STATES[s.status] || [s.status, s.status];
       var vi = label[0];
