@@ -82,6 +82,21 @@ class Hub:
     def status_url(self, ticket_id: int) -> str:
         return f"{self.config.site.public_url.rstrip('/')}/t/{ticket_id}?k={self.ticket_token(ticket_id)}"
 
+    def visit_token(self, visit_id: int) -> str:
+        """The signed token of a visit's status link (/v/<code>?k=): the code alone is guessable."""
+        return URLSafeSerializer(self.secret_key, salt="visit-status").dumps(visit_id)
+
+    def check_visit_token(self, visit_id: int, token: str) -> bool:
+        try:
+            return URLSafeSerializer(self.secret_key, salt="visit-status").loads(token) == visit_id
+        except BadSignature:
+            return False
+
+    def visit_url(self, visit_id: int) -> str:
+        from hub.domain.clinical.slips import visit_code
+
+        return f"{self.config.site.public_url.rstrip('/')}/v/{visit_code(visit_id)}?k={self.visit_token(visit_id)}"
+
     def close(self) -> None:
         for closer in reversed(self.closers):
             try:
@@ -175,6 +190,7 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
 
     built.clinical.slips.printer = EscposSlipPrinter(config)
     built.clinical.slips.link_for = built.status_url
+    built.clinical.slips.visit_link = built.visit_url
     return built
 
 

@@ -129,6 +129,13 @@ def test_register_book_and_check_in(page, site: tuple[str, Hub]) -> None:  # typ
     page.locator("#walkin-form input[name=reason]").fill("Đau họng")
     page.click("#walkin-btn")
     page.wait_for_function("document.querySelector('#issued-number').textContent === 'G001'")
+    # The walk-in ticket is saved for paper; no desk of this clinic has a printer, and the page says so.
+    page.locator("#issued-slip").wait_for(state="visible")
+    assert page.get_attribute("#issued-slip", "data-status") == "no_printer"
+    assert "không có máy in" in page.text_content("#issued-slip") and page.locator("#slip-reprint").is_visible()
+    [slip] = [s for s in hub.clinical.slips.of_visit(appointment["visit_id"]) if s["kind"] == "walk_in"]
+    assert slip["content"]["stations"][0]["number"] == "G001"
+    page.screenshot(path=str(artifact("reception-walk-in-slip.png")), full_page=True)
 
     # The printable card carries the code as text and as a QR code.
     card = page.context.new_page()

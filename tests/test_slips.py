@@ -137,7 +137,7 @@ def test_the_demo_prints_the_doctors_slips_to_the_emulator(tmp_path: Path, clini
         hub.clinical.orders.place(ticket["visit_id"], ["xn-ctm"], actor="user:bs", counter="p101")
         slip = hub.clinical.slips.print_order_slip(ticket["visit_id"], "p101")
         assert slip["status"] == "printed" and slip["printer"] == "demo-slips"
-        assert "/t/" in slip["content"]["status_url"]
+        assert f"/v/{visit_code(ticket['visit_id'])}?k=" in slip["content"]["status_url"]  # the whole visit
         assert len(emulator.wait_for_pages(1)) == 1
     finally:
         hub.close()

@@ -139,6 +139,8 @@ def check_in(code: str):  # type: ignore[no-untyped-def]
 def register_visit():  # type: ignore[no-untyped-def]
     """A walk-in: 201 {"ticket", "visit_id", "intake"}."""
     body = parse_body(VisitRequest)
+    if body.counter is not None and current_hub().config.counter(body.counter) is None:
+        raise ApiError(422, "unknown_counter", f"Không có quầy {body.counter!r} / no counter {body.counter!r}")
     result = current_hub().booking.register_visit(
         body.patient_code, body.service, priority=body.priority, doctor=body.doctor, reason=body.reason,
         symptoms=body.symptoms, actor=actor())
@@ -147,6 +149,9 @@ def register_visit():  # type: ignore[no-untyped-def]
     if hub.insurance is not None:  # the card on file is checked for the visit, as at the kiosk
         result["ticket"]["insurance"] = hub.insurance.on_ticket(result["visit_id"], body.patient_code,
                                                                 actor=actor())
+    # The walk-in ticket on paper at the reception desk: saved before print, so a printer fault (or a
+    # desk with no printer) leaves it to reprint and never loses the ticket the patient is already in line with.
+    result["slip"] = hub.clinical.slips.print_walk_in(result["visit_id"], result["ticket"], body.counter)
     return jsonify(result), 201
 
 

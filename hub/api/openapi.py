@@ -154,7 +154,8 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
                            None),
     "booking.check_in": ("Check a booking in at reception with reason and symptoms: a booked-priority ticket",
                          schemas.CheckInRequest, 201, None),
-    "booking.register_visit": ("A walk-in: record the intake and put the patient in a service's line",
+    "booking.register_visit": ("A walk-in: record the intake, put the patient in a service's line, print the "
+                               "ticket on the desk's printer (slip)",
                                schemas.VisitRequest, 201, None),
     "booking.visit_intake": ("What reception recorded for a visit (reason, symptoms)", None, 200, None),
     "reports.ops_overview": ("Live operations: each line and counter now, device health, alerts", None, 200,

@@ -161,3 +161,6 @@ class VisitRequest(_Body):
     doctor: Code | None = None
     reason: Annotated[StrictStr, Field(max_length=300)] | None = None
     symptoms: LongText | None = None
+    # The reception desk the clerk is at: its printer prints the walk-in ticket (None: the first reception
+    # counter with a printer).
+    counter: Code | None = None

@@ -53,3 +53,6 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(console_page.bp)
     app.register_blueprint(insurance_pages.bp)
     app.register_blueprint(board_web.bp)
+    from hub.web import visit_status  # the visit status page /v/<code> (issue 15)
+
+    app.register_blueprint(visit_status.bp)

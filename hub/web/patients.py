@@ -31,6 +31,10 @@ def _labels() -> dict[str, Any]:
         "no_match": tr("Không tìm thấy bệnh nhân. Có thể đăng ký mới bên dưới.",
                        "No patient found. Register them below."),
         "registered": tr("Đã đăng ký bệnh nhân", "Patient registered"),
+        "slip_printed": tr("Đã in phiếu số thứ tự", "Ticket printed"),
+        "slip_no_printer": tr("Quầy này không có máy in: chọn quầy rồi bấm In lại",
+                              "This desk has no printer: choose a desk and reprint"),
+        "slip_failed": tr("Chưa in được phiếu — bấm In lại", "The ticket did not print — reprint it"),
         "duplicate": tr("Bệnh nhân có thể đã có hồ sơ:", "This patient may already be registered:"),
         "use_record": tr("Dùng hồ sơ này", "Use this record"),
         "confirm_new": tr("Không phải, vẫn tạo hồ sơ mới", "Not them: create a new record"),
@@ -64,8 +68,12 @@ def desk():  # type: ignore[no-untyped-def]
     priorities = [{"code": c.code, "name": c.name_en if english else c.name} for c in hub.config.priority_classes
                   if c.code != "booked"]
     today = hub.booking.today()
+    # The reception desks: the walk-in ticket prints on the chosen desk's printer (issue 15).
+    reception = {s.code for s in hub.config.services if s.kind == "reception"}
+    desks = [{"code": c.code, "name": c.name_en if english else c.name, "printer": bool(c.printer)}
+             for c in hub.config.counters if reception & set(c.services)]
     return render_template(
-        "reception.html", site=hub.config.site, services=services,
+        "reception.html", site=hub.config.site, services=services, desks=desks,
         bookable=[s for s in services if s["code"] in bookable], priorities=priorities,
         config={"labels": _labels(), "doctors": hub.booking.schedules.doctors(), "today": today.isoformat(),
                 "tomorrow": (today + timedelta(days=1)).isoformat(), "lang": current_lang()})

@@ -66,7 +66,7 @@ class PrintedSlip(Base):
     __tablename__ = "printed_slips"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # order, return
+    kind: Mapped[str] = mapped_column(String(16))  # order, return, walk_in
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
     counter: Mapped[str | None] = mapped_column(String(32))
     printer: Mapped[str | None] = mapped_column(String(64))

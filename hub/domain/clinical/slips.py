@@ -20,7 +20,7 @@ from hub.db import Database
 from hub.domain.clinical.models import PrintedSlip
 from hub.domain.clinical.orders import OrderService, VisitReturned
 from hub.domain.clinical.ranges import years_between
-from hub.domain.clinical.reads import CANCELLED, O, P, V
+from hub.domain.clinical.reads import CANCELLED, O, P, T, V
 from hub.domain.common.clock import Clock
 from hub.domain.common.errors import Conflict, NotFound
 from hub.domain.common.events import EventBus
@@ -42,6 +42,21 @@ def visit_code(visit_id: int) -> str:
     return f"{VISIT_CODE_PREFIX}{visit_id:06d}"
 
 
+def parse_visit_code(code: str) -> int | None:
+    """LK000123 -> 123; anything else -> None (the status page answers 404, never 500)."""
+    digits = code[len(VISIT_CODE_PREFIX):] if code.upper().startswith(VISIT_CODE_PREFIX) else ""
+    if not digits.isdigit() or len(digits) > 12:
+        return None
+    return int(digits) or None
+
+
+def initials(full_name: str | None) -> str | None:
+    """"Hoàng Thị Ngọc" -> "H. T. N.": a public page shows no more of the patient's name."""
+    if not full_name:
+        return None
+    return " ".join(f"{part[0].upper()}." for part in full_name.split())
+
+
 class SlipService:
     """Build, save, print and reprint the patient's slips."""
 
@@ -54,6 +69,9 @@ class SlipService:
         self.orders = orders
         self.printer: SlipPrinter | None = None
         self.link_for: Callable[[int], str] | None = None  # ticket id -> its status page (the QR)
+        # visit id -> the signed visit status page /v/<code>?k= (the QR follows the whole visit); preferred
+        # over `link_for` when wired.
+        self.visit_link: Callable[[int], str] | None = None
         bus.subscribe(VisitReturned, self._on_returned)
 
     # ================================================================== content
@@ -105,7 +123,7 @@ class SlipService:
         return {**self._header(visit_id), "kind": "order", "title": "PHIẾU CHỈ ĐỊNH", "title_en": "ORDER SLIP",
                 "from_room": room.name if room else None, "from_room_en": room.name_en if room else None,
                 "stations": list(stations.values()),
-                "status_url": self.link_for(first["ticket_id"]) if first and self.link_for else None}
+                "status_url": self._link(visit_id, first["ticket_id"] if first else None)}
 
     def return_content(self, visit_id: int, service: str, counter: str | None,
                        ticket: dict[str, Any]) -> dict[str, Any]:
@@ -121,12 +139,71 @@ class SlipService:
                    "items": [], "before": [], "before_en": []}
         return {**self._header(visit_id), "kind": "return", "title": "ĐÃ CÓ KẾT QUẢ — VỀ PHÒNG KHÁM",
                 "title_en": "RESULTS READY — BACK TO THE DOCTOR", "from_room": None, "from_room_en": None,
-                "stations": [station], "status_url": self.link_for(ticket["id"]) if self.link_for else None}
+                "stations": [station], "status_url": self._link(visit_id, ticket["id"])}
+
+    def walk_in_content(self, visit_id: int, ticket: dict[str, Any]) -> dict[str, Any]:
+        """The reception walk-in ticket: number, service, room(s), floor, visit code and the QR."""
+        station = {"service": ticket["service"], "service_name": ticket["service_name"],
+                   "service_name_en": ticket["service_name_en"], **self._place(ticket["service"]),
+                   "number": ticket["number"], "ticket_id": ticket["id"], "ahead": ticket.get("ahead"),
+                   "estimate": ticket.get("estimate"), "items": [], "before": [], "before_en": []}
+        return {**self._header(visit_id), "kind": "walk_in", "title": "PHIẾU SỐ THỨ TỰ",
+                "title_en": "QUEUE TICKET", "from_room": None, "from_room_en": None,
+                "stations": [station], "status_url": self._link(visit_id, ticket["id"])}
+
+    def _link(self, visit_id: int, ticket_id: int | None) -> str | None:
+        if self.visit_link is not None:
+            return self.visit_link(visit_id)
+        return self.link_for(ticket_id) if self.link_for and ticket_id else None
+
+    # ================================================================== the visit status page
+    def visit_status(self, visit_id: int) -> dict[str, Any]:
+        """The whole visit as the patient follows it: every station (one per ticket, then the ordered
+        stations not yet issued), with the number there, room(s), floor, status and estimate.
+        Public (behind the signed link): the patient appears by initials only."""
+        with self.db.read() as connection:
+            row = connection.execute(select(V.c.day, P.c.full_name).select_from(
+                V.outerjoin(P, P.c.id == V.c.patient_id)).where(V.c.id == visit_id)).first()
+            if row is None:
+                raise NotFound("unknown_visit", f"no visit {visit_id}")
+            ticket_ids = connection.execute(select(T.c.id).where(T.c.visit_id == visit_id)
+                                            .order_by(T.c.issued_at, T.c.id)).scalars().all()
+        stations: list[dict[str, Any]] = []
+        for ticket_id in ticket_ids:
+            ticket = self.queue.get_ticket(ticket_id)
+            place = self._place(ticket["service"])
+            if ticket.get("counter_name"):  # called: the room that called them, not every room of the line
+                place = {**place, "rooms": [ticket["counter_name"]], "rooms_en": [ticket["counter_name_en"]]}
+            stations.append({"service": ticket["service"], "service_name": ticket["service_name"],
+                             "service_name_en": ticket["service_name_en"], **place, "number": ticket["number"],
+                             "status": ticket["status"], "ahead": ticket["ahead"], "estimate": ticket["estimate"]})
+        issued = {s["service"] for s in stations if s["status"] not in ("done", "transferred", "cancelled",
+                                                                         "no_show")}
+        for order in self.orders.reads.of_visit(visit_id):
+            if order["ticket"] or order["status"] in (CANCELLED, "resulted") or order["service"] in issued:
+                continue
+            issued.add(order["service"])
+            stations.append({"service": order["service"], "service_name": order["service_name"],
+                             "service_name_en": order["service_name_en"], **self._place(order["service"]),
+                             "number": None, "status": "not_yet", "ahead": None, "estimate": None})
+        return {"visit_code": visit_code(visit_id), "day": row.day.isoformat(), "patient": initials(row.full_name),
+                "hospital": self.clinic.site.name, "hospital_en": self.clinic.site.name_en, "stations": stations}
 
     # ================================================================== save, then print
     def print_order_slip(self, visit_id: int, counter: str | None) -> dict[str, Any]:
         """The order slip at the doctor's room (its counter's printer)."""
         return self._save_and_print("order", visit_id, counter, self.order_content(visit_id, counter))
+
+    def print_walk_in(self, visit_id: int, ticket: dict[str, Any], counter: str | None) -> dict[str, Any]:
+        """The walk-in ticket on the reception counter's printer (saved first; a fault leaves it to reprint)."""
+        return self._save_and_print("walk_in", visit_id, counter or self.reception_counter(),
+                                    self.walk_in_content(visit_id, ticket))
+
+    def reception_counter(self) -> str | None:
+        """The desk whose printer takes a walk-in ticket when the clerk names none: the first reception
+        counter (serving a reception-kind service) that has a printer."""
+        reception = {s.code for s in self.clinic.services if s.kind == "reception"}
+        return next((c.code for c in self.clinic.counters if c.printer and reception & set(c.services)), None)
 
     def _on_returned(self, event: VisitReturned) -> None:
         """The last result is in: the slip with the new number goes to the printer of the room the patient

@@ -141,6 +141,7 @@
 
   // ------------------------------------------------------------------ tickets
   function showTicket(ticket) {
+    showSlip(null);  // a check-in prints nothing here; a walk-in shows its slip right after
     $("issued").hidden = false;
     $("issued-number").textContent = ticket.number;
     $("issued-where").textContent = ticket.service_name + (ticket.ahead ? " · " + ticket.ahead + " ↑" : "");
@@ -164,13 +165,45 @@
     event.preventDefault();
     if (!patient) { say(L.pick_patient, true); return; }
     var values = formValues(event.target);
+    var keptDesk = $("walkin-desk").value;
     values.patient_code = patient.code;
     api("POST", "/visits", values).then(function (result) {
       if (failed(result)) { return; }
       event.target.reset();
+      $("walkin-desk").value = keptDesk;  // the clerk stays at the same desk
       fillDoctors($("walkin-doctor"), $("walkin-service").value, "—");
       showTicket(result.body.ticket);
+      showSlip(result.body.slip);
       say("");
+    });
+  });
+
+  // The walk-in ticket on paper: saved before print, so a fault shows here with a reprint button.
+  var DESK_KEY = "clinicq.reception.desk";
+  var desk = $("walkin-desk");
+  try { if (window.localStorage.getItem(DESK_KEY)) { desk.value = window.localStorage.getItem(DESK_KEY); } } catch (e) { /* private mode */ }
+  desk.addEventListener("change", function () {
+    try { window.localStorage.setItem(DESK_KEY, desk.value); } catch (e) { /* private mode */ }
+  });
+  var shownSlip = null;
+
+  function showSlip(slip) {
+    shownSlip = slip || null;
+    var box = $("issued-slip");
+    box.hidden = !slip;
+    $("slip-reprint").hidden = !slip;
+    if (!slip) { return; }
+    box.dataset.status = slip.status;
+    box.textContent = slip.status === "printed" ? L.slip_printed :
+      slip.status === "no_printer" ? L.slip_no_printer : L.slip_failed + (slip.error ? " (" + slip.error + ")" : "");
+  }
+
+  $("slip-reprint").addEventListener("click", function () {
+    if (!shownSlip) { return; }
+    var body = desk.value ? { counter: desk.value } : {};
+    api("POST", "/slips/" + shownSlip.id + "/reprint", body).then(function (result) {
+      if (failed(result)) { return; }
+      showSlip(result.body);
     });
   });
 
