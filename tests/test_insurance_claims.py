@@ -194,5 +194,9 @@ def test_the_report_table_counts_payers_and_invoiced_money(client: FlaskClient, 
     table = build(report, "insurance")
     assert table.rows == [{"day": "2026-11-23", "day_en": "2026-11-23", "eligible": 1, "unchecked": 0, "refused": 1,
                            "fee_paying": 1, "visits": 3, "insurance": 88_300, "patients": 151_700,
-                           "insured_share": 33.3}]
+                           "insured_share": 33.3, "refused_expired": 1, "refused_not_yet_valid": 0,
+                           "refused_not_found": 0, "refused_name_dob_mismatch": 0, "refused_other": 0}]
     assert table.total["visits"] == 3  # type: ignore[index]
+    assert table.total["refused_expired"] == 1  # type: ignore[index]
+    assert "Từ chối: Thẻ hết hạn" in [column.title("vi") for column in table.columns]
+    assert "Refused: Card expired" in [column.title("en") for column in table.columns]
