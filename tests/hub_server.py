@@ -73,6 +73,17 @@ class HubProcess:
                 time.sleep(0.1)
         raise RuntimeError(f"hub did not answer within {timeout}s: {self.log_tail()}")
 
+    def wait_for_mqtt(self, timeout: float = 15.0) -> str:
+        """The hub's MQTT state once it says "ok" (it connects in the background, retrying every second)."""
+        deadline = time.monotonic() + timeout
+        state = ""
+        while time.monotonic() < deadline:
+            state = requests.get(self.api + "/health", timeout=5).json()["mqtt"]
+            if state == "ok":
+                break
+            time.sleep(0.2)
+        return state
+
     def stop(self) -> int:
         if self.process is None:
             return 0

@@ -79,7 +79,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoBroker) ->
     finally:
         setup.close()
     process.start()
-    assert requests.get(process.api + "/health", timeout=5).json()["mqtt"] == "ok"
+    assert process.wait_for_mqtt() == "ok"
     yield process
     process.stop()
 

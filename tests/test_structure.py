@@ -16,7 +16,8 @@ from hub.domain.structure.service import StructureChanged, StructureInvalid, str
 from tests.follow_up_support import MONDAY, at, hub_on, messages, patient_with_visit, walk
 
 ROOM = {"code": "p107", "name": "Phòng 107", "name_en": "Room 107", "zone": "tang-1",
-        "services": ["kham-noi", "kham-ngoai"], "hours": None, "printer": None, "speaker_zone": "sanh-a"}
+        "services": ["kham-noi", "kham-ngoai"], "hours": None, "printer": None, "floor": None, "floor_en": None,
+        "speaker_zone": "sanh-a"}
 
 
 @pytest.fixture
