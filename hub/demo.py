@@ -61,10 +61,16 @@ def demo_users(hub: Hub) -> dict[str, str]:
     passwords: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
     for username, full_name, role, counter in DEMO_STAFF:
         if hub.staff.by_username(username) is None:
-            passwords[username] = passwords.get(username) or secrets.token_urlsafe(9)
+            passwords[username] = passwords.get(username) or demo_password()
             hub.staff.add(username, full_name, role, passwords[username], counter=counter)
     _write_private(path, passwords)
     return passwords
+
+
+def demo_password() -> str:
+    """A random password that always meets the staff password rules (letters, digits and a symbol):
+    token_urlsafe alone is now and then letters only, which the rules refuse."""
+    return f"{secrets.token_urlsafe(9)}-{secrets.randbelow(900) + 100}"
 
 
 def _write_private(path: Path, content: dict[str, str]) -> None:
