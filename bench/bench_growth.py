@@ -15,55 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
-import time
 
 import requests
 
-from bench.common import bench_hub, latency_summary
+from bench.common import bench_hub, latency_summary, post_tickets
 from hub.config import load_config
 from hub.core import build_hub
 
 SERVICE = "tiep-don"
-
-
-def _load(api: str, headers: dict[str, str], clients: int, seconds: float) -> tuple[list[float], int, float]:
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    gate = threading.Barrier(clients + 1)
-    deadline = 0.0
-
-    def kiosk() -> None:
-        nonlocal errors
-        session = requests.Session()
-        mine: list[float] = []
-        failed = 0
-        body = json.dumps({"service": SERVICE})
-        gate.wait()
-        while time.perf_counter() < deadline:
-            began = time.perf_counter()
-            try:
-                ok = session.post(api + "/tickets", data=body, headers=headers, timeout=10).status_code == 201
-            except requests.RequestException:
-                ok = False
-            if ok:
-                mine.append((time.perf_counter() - began) * 1000)
-            else:
-                failed += 1
-        with lock:
-            latencies.extend(mine)
-            errors += failed
-
-    threads = [threading.Thread(target=kiosk) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    deadline = time.perf_counter() + seconds
-    gate.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    return latencies, errors, time.perf_counter() - began
 
 
 def _waiting(api: str) -> int:
@@ -94,9 +53,9 @@ def run(clients: int, seconds: float, levels: list[int]) -> list[dict[str, objec
             if level > waiting:
                 _fill(filler, level - waiting)
             at_start = _waiting(hub.api)
-            _load(hub.api, headers, clients, 1.0)  # warm up (the hub loads the grown line once)
+            post_tickets(hub.api, headers, clients, 1.0, [SERVICE])  # warm up (the hub loads the grown line once)
             at_start = _waiting(hub.api)
-            latencies, errors, elapsed = _load(hub.api, headers, clients, seconds)
+            latencies, errors, elapsed = post_tickets(hub.api, headers, clients, seconds, [SERVICE])
             summary = latency_summary(latencies)
             rows.append({"waiting_at_start": at_start, "waiting_at_end": _waiting(hub.api), "clients": clients,
                          "tickets": len(latencies), "errors": errors,

@@ -13,12 +13,10 @@ Prints a table and a JSON line; never fails on time.
 from __future__ import annotations
 
 import argparse
-import threading
-import time
 
 import requests
 
-from bench.common import bench_hub, latency_summary, report
+from bench.common import bench_hub, latency_summary, post_tickets, report
 
 SERVICES = ("tiep-don", "kham-noi", "kham-ngoai", "kham-nhi", "xet-nghiem", "thu-ngan")
 
@@ -26,50 +24,7 @@ SERVICES = ("tiep-don", "kham-noi", "kham-ngoai", "kham-nhi", "xet-nghiem", "thu
 def run(clients: int, seconds: float, rate: float | None = None) -> dict[str, object]:
     hub = bench_hub()
     headers = {**hub.headers("kiosk"), "Content-Type": "application/json"}
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    start_gate = threading.Barrier(clients + 1)
-    deadline = 0.0
-
-    def kiosk(index: int) -> None:
-        nonlocal errors
-        session = requests.Session()
-        mine: list[float] = []
-        failed = 0
-        body = f'{{"service": "{SERVICES[index % len(SERVICES)]}"}}'
-        interval = clients / rate if rate else 0.0
-        start_gate.wait()
-        next_at = time.perf_counter() + (index * interval / clients)
-        while time.perf_counter() < deadline:
-            if interval:
-                pause = next_at - time.perf_counter()
-                if pause > 0:
-                    time.sleep(pause)
-                next_at += interval
-            began = time.perf_counter()
-            try:
-                response = session.post(hub.api + "/tickets", data=body, headers=headers, timeout=10)
-                ok = response.status_code == 201
-            except requests.RequestException:
-                ok = False
-            if ok:
-                mine.append((time.perf_counter() - began) * 1000)
-            else:
-                failed += 1
-        with lock:
-            latencies.extend(mine)
-            errors += failed
-
-    threads = [threading.Thread(target=kiosk, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    deadline = time.perf_counter() + seconds
-    start_gate.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
+    latencies, errors, elapsed = post_tickets(hub.api, headers, clients, seconds, SERVICES, rate)
     numbers = requests.get(hub.api + "/services", timeout=10).json()["services"]
     hub.stop()
     issued = sum(int(s["last_issued"][1:]) for s in numbers if s["last_issued"])

@@ -7,9 +7,13 @@ import math
 import statistics
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -53,3 +57,55 @@ def bench_hub(extra_args: list[str] | None = None) -> HubProcess:
     """A fresh hub on SQLite in a temporary folder (MQTT off unless asked)."""
     folder = Path(tempfile.mkdtemp(prefix="clinicq-bench-"))
     return start_hub(folder, extra_args=extra_args or ["--mqtt", "off"])
+
+
+def post_tickets(api: str, headers: dict[str, str], clients: int, seconds: float, services: Sequence[str],
+                 rate: float | None = None) -> tuple[list[float], int, float]:
+    """Kiosks posting tickets for `seconds`: (latencies of the issued ones in ms, failures, elapsed s).
+
+    Kiosk i asks for services[i % len(services)]. With no `rate` each kiosk posts again as soon as it has
+    its answer; with `rate` the kiosks together offer that many tickets/s at a steady pace.
+    """
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    start_gate = threading.Barrier(clients + 1)
+    deadline = 0.0
+
+    def kiosk(index: int) -> None:
+        nonlocal errors
+        session = requests.Session()
+        mine: list[float] = []
+        failed = 0
+        body = json.dumps({"service": services[index % len(services)]})
+        interval = clients / rate if rate else 0.0
+        start_gate.wait()
+        next_at = time.perf_counter() + (index * interval / clients)
+        while time.perf_counter() < deadline:
+            if interval:
+                pause = next_at - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                next_at += interval
+            began = time.perf_counter()
+            try:
+                ok = session.post(api + "/tickets", data=body, headers=headers, timeout=10).status_code == 201
+            except requests.RequestException:
+                ok = False
+            if ok:
+                mine.append((time.perf_counter() - began) * 1000)
+            else:
+                failed += 1
+        with lock:
+            latencies.extend(mine)
+            errors += failed
+
+    threads = [threading.Thread(target=kiosk, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    deadline = time.perf_counter() + seconds
+    start_gate.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return latencies, errors, time.perf_counter() - began
