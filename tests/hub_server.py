@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,3 +109,30 @@ def start_hub(var_dir: Path, **kwargs: object) -> HubProcess:
     hub.create_tokens()
     hub.start()
     return hub
+
+
+@contextmanager
+def dummy_printer_kiosk(hub: HubProcess, data_dir: Path, until: str = "ready") -> Iterator[str]:
+    """`clinicq kiosk` for page tests (its printer a dummy), yielding its URL once its state says `until`."""
+    port = free_port()
+    log = open(data_dir / "kiosk.log", "ab")  # noqa: SIM115 - lives as long as the process
+    process = subprocess.Popen(
+        [str(CLINICQ), "kiosk", "--hub", hub.url, "--token", hub.tokens["kiosk"], "--printer", "dummy",
+         "--port", str(port), "--data", str(data_dir), "--poll", "0.5"],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (data_dir / "kiosk.log").read_text()
+            try:
+                if requests.get(url + "/api/state", timeout=1).json().get(until):
+                    break
+            except (requests.RequestException, ValueError):
+                pass
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()

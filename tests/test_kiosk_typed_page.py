@@ -4,9 +4,6 @@ and the tall portrait one. Screenshots go to test-artifacts/ (kiosk-typed-*.png)
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,9 +11,8 @@ import pytest
 import requests
 
 from tests.browser import artifact, browser  # noqa: F401 - the fixture is used by name
-from tests.hub_server import CLINICQ, HubProcess, start_hub
+from tests.hub_server import HubProcess, dummy_printer_kiosk, start_hub
 from tests.layout_support import visit
-from tests.support import free_port
 from tests.test_layout import KIOSK_UNREACHABLE_JS
 
 pytestmark = [pytest.mark.browser]
@@ -40,30 +36,10 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
 @pytest.fixture(scope="module")
 def kiosk_url(hub: HubProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("kiosk-typed")
-    port = free_port()
-    log = open(data_dir / "kiosk.log", "ab")  # noqa: SIM115 - lives as long as the process
-    process = subprocess.Popen(
-        [str(CLINICQ), "kiosk", "--hub", hub.url, "--token", hub.tokens["kiosk"], "--printer", "dummy",
-         "--port", str(port), "--data", str(data_dir), "--poll", "0.5"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (data_dir / "kiosk.log").read_text()
-            try:
-                if requests.get(url + "/api/state", timeout=1).json().get("online"):
-                    break
-            except (requests.RequestException, ValueError):
-                pass
-            time.sleep(0.3)
+    with dummy_printer_kiosk(hub, data_dir, until="online") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
-        text = (data_dir / "kiosk.log").read_text(errors="replace")
-        assert "001088012345" not in text and "15/08/1988" not in text  # nothing typed is logged
+    text = (data_dir / "kiosk.log").read_text(errors="replace")
+    assert "001088012345" not in text and "15/08/1988" not in text  # nothing typed is logged
 
 
 def fits(seen: Any, name: str) -> None:

@@ -8,9 +8,6 @@ for a person to look at.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +17,8 @@ import pytest
 import requests
 
 from tests.browser import artifact, browser  # noqa: F401 - the fixture is used by name
-from tests.hub_server import CLINICQ, HubProcess
+from tests.hub_server import HubProcess, dummy_printer_kiosk
 from tests.layout_support import STAFF, busy_morning, staff_session, start_busy_hub, visit
-from tests.support import free_port
 
 pytestmark = pytest.mark.browser
 KIOSK_SIZES = ((1080, 1920), (1280, 800), (1024, 600), (800, 480))
@@ -137,29 +133,8 @@ def test_board_header_clock_is_whole(hub: HubProcess, browser: Any) -> None:  # 
 # ------------------------------------------------------------------ kiosk
 @pytest.fixture(scope="module")
 def kiosk_url(hub: HubProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir = tmp_path_factory.mktemp("layout-kiosk")
-    port = free_port()
-    log = open(data_dir / "kiosk.log", "ab")  # noqa: SIM115 - lives as long as the process
-    process = subprocess.Popen(
-        [str(CLINICQ), "kiosk", "--hub", hub.url, "--token", hub.tokens["kiosk"], "--printer", "dummy",
-         "--port", str(port), "--data", str(data_dir), "--poll", "0.5"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (data_dir / "kiosk.log").read_text()
-            try:
-                if requests.get(url + "/api/state", timeout=1).json().get("ready"):
-                    break
-            except (requests.RequestException, ValueError):
-                pass
-            time.sleep(0.3)
+    with dummy_printer_kiosk(hub, tmp_path_factory.mktemp("layout-kiosk"), until="ready") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
 
 
 KIOSK_UNREACHABLE_JS = """() => Array.from(document.querySelectorAll('.screen:not([hidden]) button'))
