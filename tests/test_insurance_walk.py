@@ -50,7 +50,7 @@ def test_cccd_to_claim(hub: HubProcess, browser: Any) -> None:  # noqa: F811
     assert scan["insurance"]["status"] == "eligible" and scan["insurance"]["benefit_level"] == 4
     ticket = call(hub, "kiosk", "POST", "/tickets", {"service": scan["insurance"]["service"] or "kham-noi",
                                                      "patient_code": scan["patient"]["code"]})
-    assert ticket["insurance"]["label"] == "BHYT"
+    assert ticket["insurance"]["label"] == "Khám BHYT"
     visit = ticket["visit_id"]
     call(hub, "doctor", "PUT", f"/visits/{visit}/exam", {"diagnosis_code": "J06.9", "notes": "Viêm họng cấp"})
     call(hub, "doctor", "POST", f"/visits/{visit}/orders", {"items": ["xn-ctm"], "keep_patient": True})
