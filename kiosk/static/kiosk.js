@@ -154,7 +154,8 @@
     $("booking-code").value = "";
     $("cccd-input").value = "";
     clearTyped();
-    if (lang !== "vi") { setLanguage("vi"); }
+    // Redrawn now, not at the next poll: the next patient must never see this one's name or payer.
+    if (lang !== "vi") { setLanguage("vi"); } else { render(); }
     show("home");
   }
 
