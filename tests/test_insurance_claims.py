@@ -157,6 +157,28 @@ def test_rejected_then_corrected_and_exported_again(client: FlaskClient, hub: Hu
     assert parsed["XML1"]["MA_BENH_CHINH"] == "J02.9"
 
 
+def test_a_voided_payment_takes_the_claim_back_to_draft_until_settled_again(
+        client: FlaskClient, hub: Hub, auth: dict) -> None:
+    visit = insured_visit(client, hub, auth)
+    exported = client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"]).json
+    assert exported["state"] == "exported" and exported["insurance_pays"] == 88_300
+    payment = next(p for p in client.get(f"/api/v1/visits/{visit}/bill", headers=auth["cashier"]).json["payments"]
+                   if p["kind"] == "payment")
+    voided = client.post(f"/api/v1/payments/{payment['id']}/void", json={"reason": "thu nhầm"},
+                         headers=auth["cashier"])
+    assert voided.status_code == 200, voided.json
+    # The patient's part is reversed by the void, the fund's part by the claim going back to draft.
+    claim = client.get("/api/v1/insurance/claims?day=2026-11-23", headers=auth["cashier"]).json["claims"][0]
+    assert (claim["state"], claim["file_name"], claim["insurance_pays"]) == ("draft", None, 0)
+    assert "thanh toán" in claim["reason"]
+    due = voided.json["bill"]["due"]
+    assert due == 151_700
+    assert client.post(f"/api/v1/visits/{visit}/payments", json={"method": "cash", "amount": due},
+                       headers=auth["cashier"]).status_code == 201
+    again = client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"]).json
+    assert again["state"] == "exported" and again["insurance_pays"] == 88_300 and again["exports"] == 2
+
+
 def test_claims_need_the_cashier_and_bad_input_is_4xx(client: FlaskClient, hub: Hub, auth: dict) -> None:
     assert client.get("/api/v1/insurance/claims", headers=auth["doctor"]).status_code == 403
     assert client.get("/api/v1/insurance/claims?day=23/11", headers=auth["cashier"]).status_code == 422

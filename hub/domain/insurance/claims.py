@@ -16,6 +16,7 @@ fields are left out of XML2 and listed on the claim (`lines_left_out`) with why.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -41,6 +42,7 @@ from hub.domain.insurance.rules import InsuranceRules, ItemPrice
 from hub.domain.patients.models import Patient
 from hub.domain.queue.models import Visit
 
+log = logging.getLogger(__name__)
 XSD_DIR = Path(__file__).parent / "xsd"
 CLAIM, VC = Claim.__table__, VisitCoverage.__table__
 DRAFT, EXPORTED, REJECTED = "draft", "exported", "rejected"
@@ -136,6 +138,22 @@ class ClaimService:
         (folder / name).write_bytes(envelope)
         return self._save(visit, EXPORTED, None, f"{visit.day.isoformat()}/{name}", insurer, actor, now, [],
                           count=True, left_out=left_out)
+
+    def on_payment(self, payment: dict[str, Any]) -> None:
+        """A payment was voided: the invoice it settled is cancelled, so the fund's part is reversed too. An
+        exported claim of the visit goes back to draft (bill not settled) until the cashier settles again and
+        it is exported again; the file already written stays on disk for the record."""
+        if payment.get("status") != "voided" or payment.get("kind") != "payment":
+            return
+        visit_id = payment.get("visit_id")
+        with self.db.read() as connection:
+            state = connection.execute(select(CLAIM.c.state).where(CLAIM.c.visit_id == visit_id)).scalar()
+        if state != EXPORTED:
+            return
+        try:
+            self.export_visit(int(visit_id), actor=str(payment.get("actor") or "billing"))  # type: ignore[arg-type]
+        except (Invalid, NotFound):
+            log.warning("visit %s: its claim could not be rebuilt after a void", visit_id)
 
     def reject(self, visit_id: int, *, reason: str, actor: str) -> dict[str, Any]:
         """The insurer refused the claim (giám định từ chối): recorded with its reason, to correct and re-export."""

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, insert, select, update
 
 from hub.db import Database, upsert
+from hub.domain.billing.service import PaymentRecorded
 from hub.domain.common.clock import Clock, local_day
 from hub.domain.common.errors import Invalid, NotFound
 from hub.domain.common.events import Event, EventBus
@@ -260,6 +261,8 @@ class InsuranceService:
         scheduler.add_job("insurance.recheck", self.recheck_pending, every_seconds=self.rules.gateway.recheck_every_s)
         if self.claims is not None:
             scheduler.add_job("insurance.claims", self._export_today, at=self.rules.claims.export_at)
+            # A voided payment reverses the fund's part as well: its visit's exported claim goes back to draft.
+            self.bus.subscribe(PaymentRecorded, lambda event: self.claims.on_payment(event.payment))
 
     def _export_today(self, now: datetime) -> None:
         """End of day: the day's insured visits to claim files (re-exports what changed since)."""
