@@ -4,7 +4,8 @@ from config/insurance.toml), each visit's insurance decision (check, re-check, o
 claims file (XML 130/QĐ-BYT).
 
 Billing does not import this package: build_hub hands `InsuranceService.split_bill_items` to billing as
-its splitter.
+its splitter. This package reads one thing of billing, its `PaymentRecorded` event: a voided payment
+takes the visit's exported claim back to draft.
 
-May import: common, patients, queue, clinical.
+May import: common, patients, queue, clinical, billing.
 """
