@@ -308,12 +308,15 @@ class ClaimService:
             row = etree.SubElement(listing, "CHI_TIET_DVKT")
             line_share = round(100 * line["insurance_pays"] / line["base"]) if line["base"] else 0
             for tag, value in (
-                ("MA_LK", code), ("STT", number), ("MA_DICH_VU", line["code"]), ("TEN_DICH_VU", line["name"]),
-                ("MA_NHOM", COST_GROUP.get(line["kind"], 1)), ("SO_LUONG", line["quantity"]),
+                ("MA_LK", code), ("STT", number), ("MA_DICH_VU", line["code"]),
+                ("MA_NHOM", COST_GROUP.get(line["kind"], 1)), ("TEN_DICH_VU", line["name"]),
+                ("SO_LUONG", line["quantity"]),
                 ("DON_GIA_BV", line["unit_price"]), ("DON_GIA_BH", line["unit_base"]),
                 ("TYLE_TT_BH", 100 if line["base"] else 0), ("THANH_TIEN_BV", line["amount"]),
-                ("THANH_TIEN_BH", line["base"]), ("MUC_HUONG", line_share), ("T_BHTT", line["insurance_pays"]),
-                ("T_BNCCT", line["base"] - line["insurance_pays"]), ("T_BNTT", line["amount"] - line["base"]),
+                ("THANH_TIEN_BH", line["base"]), ("MUC_HUONG", line_share),
+                # 130/QĐ-BYT's order: the patient's own part, the co-payment, then what the fund pays.
+                ("T_BNTT", line["amount"] - line["base"]), ("T_BNCCT", line["base"] - line["insurance_pays"]),
+                ("T_BHTT", line["insurance_pays"]),
                 ("NGAY_YL", started.strftime("%Y%m%d%H%M"))):
                 _add(row, tag, value)
 
