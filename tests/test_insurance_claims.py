@@ -140,6 +140,44 @@ def test_a_visit_without_catalogue_drugs_has_an_empty_xml2(client: FlaskClient, 
     assert [line["reason"] for line in exported["lines_left_out"]] == ["not_in_catalogue"]
 
 
+def test_the_days_batch_file_holds_every_exported_claim(client: FlaskClient, hub: Hub, auth: dict) -> None:
+    first, second = insured_visit(client, hub, auth), insured_visit(client, hub, auth, prescription=PRESCRIPTION)
+    insured_visit(client, hub, auth, pay=False)  # a draft: not in the batch
+    report = client.post("/api/v1/insurance/claims/export", json={"day": DAY.isoformat()}, headers=auth["cashier"])
+    assert report.json["batch_file"] == "2026-11-23/01001_20261123.xml"
+    batch = client.get("/api/v1/insurance/claims/batch?day=2026-11-23", headers=auth["cashier"])
+    assert batch.status_code == 200 and batch.mimetype == "application/xml"
+    envelope = etree.fromstring(batch.data)
+    assert envelope.findtext("THONGTINHOSO/SOLUONGHOSO") == "2"
+    assert schema("giamdinhhs").validate(envelope)
+    records = envelope.findall("THONGTINHOSO/DANHSACHHOSO/HOSO")
+    codes = [parse_claim(etree.tostring(_single(envelope, record)))["XML1"]["MA_LK"] for record in records]
+    assert codes == [f"LK{first:06d}", f"LK{second:06d}"]
+    # The first visit's payment is voided: its claim leaves the batch.
+    payment = next(p for p in client.get(f"/api/v1/visits/{first}/bill", headers=auth["cashier"]).json["payments"]
+                   if p["kind"] == "payment")
+    client.post(f"/api/v1/payments/{payment['id']}/void", json={"reason": "thu nhầm"}, headers=auth["cashier"])
+    again = etree.fromstring(client.get("/api/v1/insurance/claims/batch?day=2026-11-23",
+                                        headers=auth["cashier"]).data)
+    assert again.findtext("THONGTINHOSO/SOLUONGHOSO") == "1"
+    assert client.get("/api/v1/insurance/claims/batch?day=2026-11-22", headers=auth["cashier"]).status_code == 404
+    assert client.get("/api/v1/insurance/claims/batch?day=22/11", headers=auth["cashier"]).status_code == 422
+    assert client.get("/api/v1/insurance/claims/batch", headers=auth["doctor"]).status_code == 403
+
+
+def _single(envelope: etree._Element, record: etree._Element) -> etree._Element:
+    """One HOSO of a batch in an envelope of its own, to read it back with parse_claim."""
+    import copy
+
+    alone = copy.deepcopy(envelope)
+    listing = alone.find("THONGTINHOSO/DANHSACHHOSO")
+    for child in list(listing):
+        listing.remove(child)
+    listing.append(copy.deepcopy(record))
+    alone.find("THONGTINHOSO/SOLUONGHOSO").text = "1"
+    return alone
+
+
 def test_rejected_then_corrected_and_exported_again(client: FlaskClient, hub: Hub, auth: dict) -> None:
     visit = insured_visit(client, hub, auth)
     client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"])

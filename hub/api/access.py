@@ -128,6 +128,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "insurance.check_card": ("kiosk", "reception", "cashier", "admin"),
     "insurance.check_visit": ("kiosk", "reception", "admin"),
     "insurance.claim_file": ("cashier", "admin"),
+    "insurance.claims_batch": ("cashier", "admin"),
     "insurance.export_claims": ("cashier", "admin"),
     "insurance.figures": ("cashier", "reception", "admin"),
     "insurance.list_claims": ("cashier", "admin"),

@@ -150,7 +150,7 @@ def export_claims():  # type: ignore[no-untyped-def]
     body = parse_body(ClaimExportRequest)
     claims = _insurance().claims
     if body.visit_id is not None:
-        return jsonify(claims.export_visit(body.visit_id, actor=actor()))
+        return jsonify(claims.reexport(body.visit_id, actor=actor()))
     return jsonify(claims.export_day(body.day or current_hub().queue.today(), actor=actor()))
 
 
@@ -199,6 +199,18 @@ def claim_file(visit_id: int):  # type: ignore[no-untyped-def]
     if not claim["file_name"]:
         raise ApiError(404, "no_claim_file", "this claim has not been exported")
     path = claims.path_of(claim["file_name"])
+    return send_file(path, mimetype="application/xml", as_attachment=True, download_name=path.name)
+
+
+@bp.get("/insurance/claims/batch")
+@require_roles(*CLAIMS)
+def claims_batch():  # type: ignore[no-untyped-def]
+    """?day= (default today): one GIAMDINHHS file with every exported claim of the day."""
+    try:
+        day = date.fromisoformat(request.args.get("day") or current_hub().queue.today().isoformat())
+    except ValueError:
+        raise ApiError(422, "invalid_request", "day: a date like 2026-12-07") from None
+    path = _insurance().claims.batch_path(day)
     return send_file(path, mimetype="application/xml", as_attachment=True, download_name=path.name)
 
 
@@ -252,4 +264,6 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
     "insurance.figures": ("Insurance figures of ?from=&to=: insured share of visits, amounts by payer, refusals "
                           "by reason", None, 200, None),
     "insurance.claim_file": ("The exported claim XML of a visit (application/xml)", None, 200, None),
+    "insurance.claims_batch": ("The day's batch claim file: every exported claim of ?day= in one GIAMDINHHS "
+                               "envelope (application/xml; 404 when the day has none)", None, 200, None),
 }

@@ -205,6 +205,7 @@ QUERY_PARAMETERS: dict[str, list[tuple[str, str, str]]] = {
     "patients.search_patients": [("q", "string", "name, phone, code or ID number (part)")],
     "billing.find_bills": [("q", "string", "patient name, code, phone or ticket number")],
     "clinical.icd10": [("q", "string", "words of an ICD-10 name or a code (diacritics optional)")],
+    "insurance.claims_batch": [("day", "string", "the claims' day, YYYY-MM-DD (default today)")],
 }
 
 

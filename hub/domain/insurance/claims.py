@@ -120,7 +120,7 @@ class ClaimService:
                                            .order_by(VC.c.visit_id)).scalars().all()
         results = [self.export_visit(visit_id, actor=actor) for visit_id in visit_ids]
         return {"day": day.isoformat(), "exported": [r for r in results if r["state"] == EXPORTED],
-                "unclaimable": [r for r in results if r["state"] != EXPORTED]}
+                "unclaimable": [r for r in results if r["state"] != EXPORTED], "batch_file": self.export_batch(day)}
 
     def export_visit(self, visit_id: int, *, actor: str) -> dict[str, Any]:
         """Build, validate and write one visit's claim; or record why it cannot be claimed (draft)."""
@@ -139,6 +139,11 @@ class ClaimService:
         return self._save(visit, EXPORTED, None, f"{visit.day.isoformat()}/{name}", insurer, actor, now, [],
                           count=True, left_out=left_out)
 
+    def reexport(self, visit_id: int, *, actor: str) -> dict[str, Any]:
+        """One visit exported again (after a correction), and its day's batch file with it."""
+        result = self.export_visit(visit_id, actor=actor)
+        return {**result, "batch_file": self.export_batch(date.fromisoformat(result["day"]))}
+
     def on_payment(self, payment: dict[str, Any]) -> None:
         """A payment was voided: the invoice it settled is cancelled, so the fund's part is reversed too. An
         exported claim of the visit goes back to draft (bill not settled) until the cashier settles again and
@@ -151,9 +156,11 @@ class ClaimService:
         if state != EXPORTED:
             return
         try:
-            self.export_visit(int(visit_id), actor=str(payment.get("actor") or "billing"))  # type: ignore[arg-type]
+            rebuilt = self.export_visit(int(visit_id), actor=str(payment.get("actor") or "billing"))  # type: ignore[arg-type]
         except (Invalid, NotFound):
             log.warning("visit %s: its claim could not be rebuilt after a void", visit_id)
+            return
+        self.export_batch(date.fromisoformat(rebuilt["day"]))  # the day's batch no longer carries it
 
     def reject(self, visit_id: int, *, reason: str, actor: str) -> dict[str, Any]:
         """The insurer refused the claim (giám định từ chối): recorded with its reason, to correct and re-export."""
@@ -320,19 +327,53 @@ class ClaimService:
                 ("NGAY_YL", started.strftime("%Y%m%d%H%M"))):
                 _add(row, tag, value)
 
-        envelope = etree.Element("GIAMDINHHS")
-        unit = etree.SubElement(envelope, "THONGTINDONVI")
-        _add(unit, "MACSKCB", self.rules.facility_code)
-        info = etree.SubElement(envelope, "THONGTINHOSO")
-        _add(info, "NGAYLAP", _day(local_now.date()))
-        _add(info, "SOLUONGHOSO", 1)
-        record = etree.SubElement(etree.SubElement(info, "DANHSACHHOSO"), "HOSO")
+        record = etree.Element("HOSO")
         for name, root in (("XML1", xml1), ("XML2", xml2), ("XML3", xml3)):
             part = etree.SubElement(record, "FILEHOSO")
             _add(part, "LOAIHOSO", name)
             _add(part, "NOIDUNGFILE", base64.b64encode(validated(name.lower(), root)).decode("ascii"))
+        return self._wrap([record], local_now.date()), insurer
+
+    def _wrap(self, records: list[etree._Element], made_on: date) -> bytes:
+        """The GIAMDINHHS envelope around one visit's HOSO (a visit's file) or a day's (the batch file)."""
+        envelope = etree.Element("GIAMDINHHS")
+        unit = etree.SubElement(envelope, "THONGTINDONVI")
+        _add(unit, "MACSKCB", self.rules.facility_code)
+        info = etree.SubElement(envelope, "THONGTINHOSO")
+        _add(info, "NGAYLAP", _day(made_on))
+        _add(info, "SOLUONGHOSO", len(records))
+        listing = etree.SubElement(info, "DANHSACHHOSO")
+        for record in records:
+            listing.append(record)
         _add(envelope, "CHUKYDONVI", "")  # the hospital's digital signature goes here when it signs the file
-        return validated("giamdinhhs", envelope), insurer
+        return validated("giamdinhhs", envelope)
+
+    # ================================================================== the day's batch file
+    def batch_name(self, day: date) -> str:
+        return f"{day.isoformat()}/{self.rules.facility_code}_{_day(day)}.xml"
+
+    def export_batch(self, day: date) -> str | None:
+        """One file with every exported claim of `day` (the visits' HOSO as written in their own files), for
+        a portal that takes a batch; None, and no stale file left, when the day has no exported claim."""
+        with self.db.read() as connection:
+            names = connection.execute(select(CLAIM.c.file_name).where(
+                CLAIM.c.day == day, CLAIM.c.state == EXPORTED, CLAIM.c.file_name.is_not(None))
+                .order_by(CLAIM.c.visit_id)).scalars().all()
+        target = self.out_dir / self.batch_name(day)
+        records = []
+        for name in names:
+            path = self.out_dir / name
+            if path.is_file():
+                records.extend(etree.fromstring(path.read_bytes()).iter("HOSO"))
+        if not records:
+            target.unlink(missing_ok=True)
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(self._wrap(records, self.clock.now().astimezone(self.tz).date()))
+        return self.batch_name(day)
+
+    def batch_path(self, day: date) -> Path:
+        return self.path_of(self.batch_name(day))
 
     def _save(self, visit: _Visit, state: str, reason: str | None, file_name: str | None, insurer: int, actor: str,
               now: datetime, codes: list[str], *, count: bool = False,
