@@ -342,6 +342,26 @@ def test_a_kiosk_scan_while_the_portal_is_down_still_gives_a_number(
                       headers=auth["reception"]).json["status"] == "eligible"
 
 
+def test_at_arrival_a_portal_slower_than_the_kiosk_can_wait_gives_not_yet_checked(
+        client: FlaskClient, hub: Hub, auth: dict) -> None:
+    # The kiosk gives up on the hub after 4 s: at arrival the portal gets arrival_timeout_s, not timeout_s.
+    rules = hub.insurance.rules  # type: ignore[union-attr]
+    hub.insurance.rules = rules.model_copy(update={"gateway": rules.gateway.model_copy(  # type: ignore[union-attr]
+        update={"arrival_timeout_s": 0.2})})
+    hub.insurance.gateway.slow_s = 0.4  # type: ignore[union-attr]  # slower than arrival, faster than timeout_s
+    scan = client.post("/api/v1/patients/identify", json={
+        "cccd": "001087222333||Vũ Đức Giang|02021987|Nam|Hà Nội|01012021"}, headers=auth["kiosk"])
+    assert scan.json["insurance"]["status"] == "unchecked"
+    assert scan.json["insurance"]["label"] == "Khám BHYT (chưa kiểm tra)"
+    ticket = client.post("/api/v1/tickets", json={"service": "kham-noi", "patient_code": scan.json["patient"]["code"]},
+                         headers=auth["kiosk"])
+    assert ticket.status_code == 201 and ticket.json["insurance"]["payer"] == "bhyt_pending"
+    # Reception's own check (and the re-check job) wait the full timeout_s, so the slow portal answers.
+    visit = ticket.json["visit_id"]
+    checked = client.post(f"/api/v1/visits/{visit}/insurance", json={"card_code": SLOW}, headers=auth["reception"])
+    assert checked.json["status"] == "eligible"
+
+
 def test_a_walk_in_at_reception_checks_the_card_on_file(client: FlaskClient, hub: Hub, auth: dict) -> None:
     code = hub.booking.patients.register(PatientDetails(
         full_name="Trần Thị Bình", date_of_birth=date(1950, 7, 2), insurance_no="HT3010987654321"),
