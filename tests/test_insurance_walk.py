@@ -1,10 +1,13 @@
-"""The insured patient's day end to end, in Chromium against a real hub: CCCD scanned at the kiosk (the
-agent's call to the hub) -> the card checked -> the insured line -> the doctor orders a lab test -> the
-cashier collects only the patient's part -> the claim exported on the claims page and parsed back."""
+"""The insured patient's day end to end, in Chromium against a real hub: CCCD scanned on the kiosk's page
+(a `clinicq kiosk` agent) -> the card checked -> the insured line -> the doctor orders a lab test and
+prescribes -> the cashier collects only the patient's part -> the claim exported on the claims page and
+parsed back."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +17,9 @@ from hub.config import load_config
 from hub.core import build_hub
 from hub.domain.insurance.claims import parse_claim
 from tests.browser import artifact, browser  # noqa: F401 - the fixture
-from tests.hub_server import HubProcess
+from tests.hub_server import HubProcess, dummy_printer_kiosk
 from tests.support import free_port
+from tests.test_kiosk_payer_page import scan
 
 pytestmark = pytest.mark.browser
 PASSWORD = "thu-ngan-123"
@@ -33,8 +37,33 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     finally:
         setup.close()
     process.start()
+    opened = requests.post(f"{process.api}/counters/p101/open", headers=process.headers("admin"), timeout=10)
+    assert opened.status_code == 200, opened.text
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="module")
+def kiosk_url(hub: HubProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with dummy_printer_kiosk(hub, tmp_path_factory.mktemp("walk-kiosk"), until="online") as url:
+        yield url
+
+
+def kiosk_ticket(browser: Any, kiosk_url: str) -> dict[str, str]:  # noqa: F811
+    """The patient scans the chip ID card on the kiosk's page and takes a number for Khám Nội."""
+    context = browser.new_context(viewport={"width": 1080, "height": 1920}, locale="vi-VN")
+    try:
+        page = context.new_page()
+        page.goto(kiosk_url)
+        scan(page, CCCD)
+        assert page.inner_text("#payer-banner") == "Thẻ BHYT hợp lệ — Khám BHYT"
+        page.click("#service-list [data-code=kham-noi]")
+        page.click("[data-priority=normal]")
+        page.wait_for_selector("[data-screen=result]:not([hidden])")
+        page.screenshot(path=str(artifact("insurance-walk-kiosk.png")))
+        return {name: page.inner_text(f"#result-{name}") for name in ("number", "service", "payer")}
+    finally:
+        context.close()
 
 
 def call(hub: HubProcess, role: str, method: str, path: str, body: dict | None = None) -> Any:
@@ -43,15 +72,14 @@ def call(hub: HubProcess, role: str, method: str, path: str, body: dict | None =
     return response.json()
 
 
-def test_cccd_to_claim(hub: HubProcess, browser: Any) -> None:  # noqa: F811
+def test_cccd_to_claim(hub: HubProcess, kiosk_url: str, browser: Any) -> None:  # noqa: F811
     from tests.test_cashier_page import log_in
 
-    scan = call(hub, "kiosk", "POST", "/patients/identify", {"cccd": CCCD})
-    assert scan["insurance"]["status"] == "eligible" and scan["insurance"]["benefit_level"] == 4
-    ticket = call(hub, "kiosk", "POST", "/tickets", {"service": scan["insurance"]["service"] or "kham-noi",
-                                                     "patient_code": scan["patient"]["code"]})
-    assert ticket["insurance"]["label"] == "Khám BHYT"
-    visit = ticket["visit_id"]
+    ticket = kiosk_ticket(browser, kiosk_url)
+    assert ticket["service"] == "Khám Nội tổng quát" and ticket["payer"] == "Khám BHYT"
+    with sqlite3.connect(Path(hub.var_dir) / "hub.db") as db:
+        [(visit,)] = db.execute("SELECT visit_id FROM tickets WHERE number = ?", (ticket["number"],)).fetchall()
+    assert call(hub, "reception", "GET", f"/visits/{visit}/insurance")["benefit_level"] == 4
     # The prescription: one catalogue drug (claimed in XML2) and one written by hand (left out, with why).
     call(hub, "doctor", "PUT", f"/visits/{visit}/exam", {
         "diagnosis_code": "J06.9", "notes": "Viêm họng cấp", "prescription_lines": [
