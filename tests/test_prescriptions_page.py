@@ -1,12 +1,16 @@
 """The doctor writes a structured prescription in Chromium at 1366×768: drug search, lines, a free-text
-drug, removal, the weight; the lines survive a reload and are stored as the API shows them."""
+drug, removal, the weight; the lines survive a reload and are stored as the API shows them. The A5
+prescription print shows the lines, a child's weight and the re-exam date of the booked follow-up."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from tests.browser import artifact, browser  # noqa: F401 - the fixture
 from tests.hub_server import HubProcess
@@ -14,6 +18,7 @@ from tests.test_doctor_page import api, open_page, start_clinical_hub, take_tick
 
 pytestmark = pytest.mark.browser
 STAFF_SCREEN = (1366, 768)
+A5_SCREEN = (560, 800)  # A5 is 148 mm wide: about 560 CSS pixels
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +111,61 @@ def test_doctor_prescribes_from_the_catalogue_and_free_text(hub: HubProcess, bro
         expect(rows.nth(0).locator("input[name=dose]")).to_have_value("1 viên x 3 lần/ngày")
         expect(rows.nth(1).locator("input[name=name]")).to_have_value("Oresol 245")
         expect(form.locator("input[name=weight_kg]")).to_have_value("55.5")
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
+def test_the_a5_prescription_of_a_child_prints_lines_weight_and_the_re_exam_date(hub: HubProcess,
+                                                                                browser: Any) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    child = api(hub, "POST", "/patients", "reception", {
+        "full_name": "Lê Gia Bảo", "date_of_birth": date(today.year - 4, 1, 15).isoformat(), "sex": "Nam",
+        "phone": "0912000333"}, status=201)
+    ticket = api(hub, "POST", "/tickets", "kiosk", {"service": "kham-noi", "patient_code": child["code"]}, status=201)
+    api(hub, "POST", "/counters/p102/next", "nurse")
+    api(hub, "POST", "/counters/p102/start", "nurse")
+    visit = ticket["visit_id"]
+    syrup = {"drug_code": "amox-250-siro", "dose": "5 ml x 2 lần/ngày", "days": 7, "quantity": 1,
+             "instructions": "uống sau ăn, lắc kỹ trước khi dùng"}
+    oresol = {"name": "Oresol 245", "strength": "4,1 g", "form": "thuốc bột", "unit": "gói", "route": "uống",
+              "dose": "1 gói pha 200 ml nước, uống dần trong ngày", "quantity": 4}
+    exam = {"diagnosis_code": "J06.9", "prescription_lines": [syrup, oresol],
+            "prescription": "Cho trẻ uống nhiều nước, ăn lỏng. Khám lại ngay nếu sốt cao, khó thở."}
+    # Under 72 months the weight is required; with it the prescription is saved.
+    refused = requests.put(hub.api + f"/visits/{visit}/exam", json=exam, headers=hub.headers("doctor"), timeout=10)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "weight_required"
+    api(hub, "PUT", f"/visits/{visit}/exam", "doctor", {**exam, "weight_kg": 16.5, "height_cm": 102})
+
+    page = open_page(browser, hub, "bs.an", f"/doctor/visits/{visit}/print/prescription", viewport=A5_SCREEN)
+    try:
+        sheet = page.locator("#print")
+        expect(sheet.locator("h1")).to_have_text("ĐƠN THUỐC")
+        expect(page.locator("#weight")).to_have_text("16,5 kg · chiều cao 102 cm")
+        expect(page.locator("#months")).to_contain_text("tháng")
+        expect(page.locator("#re-exam")).to_contain_text("theo chỉ định của bác sĩ")  # nothing booked yet
+
+        # The doctor books the follow-up: the print now gives its date and time.
+        booked = api(hub, "POST", f"/visits/{visit}/follow-ups", "doctor", {"doctor": "bs-an", "after_days": 7},
+                     status=201)["appointments"][0]
+        page.reload()
+        day = date.fromisoformat(booked["day"])
+        expect(page.locator("#re-exam")).to_contain_text(f"ngày {day:%d/%m/%Y} lúc {booked['time']}")
+        drugs = page.locator("#rx-lines li")
+        expect(drugs).to_have_count(2)
+        expect(drugs.nth(0)).to_contain_text("Amoxicilin 250 mg/5 ml (siro trẻ em)")
+        expect(drugs.nth(0).locator(".qty")).to_have_text("SL: 01 chai")  # a leading zero under ten
+        expect(drugs.nth(0).locator(".how")).to_have_text("Uống · 5 ml x 2 lần/ngày · 7 ngày · uống sau ăn, lắc kỹ "
+                                                          "trước khi dùng")
+        expect(drugs.nth(1)).to_contain_text("Oresol 245 4,1 g (thuốc bột)")
+        expect(drugs.nth(1).locator(".qty")).to_have_text("SL: 04 gói")
+        expect(page.locator("#rx-text")).to_contain_text("Cho trẻ uống nhiều nước")
+        expect(page.locator("#diagnosis")).to_contain_text("(J06.9)")
+        page.screenshot(path=str(artifact("print-prescription-child.png")), full_page=True)
+        html = page.content()
+        assert "16,5 kg" in html and f"{day:%d/%m/%Y}" in html and "Amoxicilin" in html
         assert page.errors == []
     finally:
         page.context.close()

@@ -3,12 +3,20 @@ history, intake), the examination with an ICD-10 diagnosis, and lab and imaging 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, render_template, request, session
 
 from hub.api.hub_access import current_hub
 from hub.config import ClinicConfig, CounterConfig
+from hub.domain.booking.appointments import BOOKED, PENDING, PROPOSED
+from hub.domain.clinical.prescriptions import (
+    PRINT_WEIGHT_UNDER_YEARS,
+    WEIGHT_REQUIRED_UNDER_MONTHS,
+    age_in_months,
+    lines_of,
+)
 from hub.domain.clinical.slips import visit_code
 from hub.formatting import format_date
 from hub.web.auth import current_staff, staff_page
@@ -176,11 +184,29 @@ def clinical_print(visit_id: int, kind: str):  # type: ignore[no-untyped-def]
     visit = hub.clinical.visit(visit_id)
     if visit["patient"] is None:
         abort(409)
+    patient = visit["patient"]
+    born = date.fromisoformat(patient["date_of_birth"]) if patient.get("date_of_birth") else None
+    day = date.fromisoformat(visit["day"])
+    months = age_in_months(born, day)
     return render_template("clinical_print.html", site=hub.config.site, visit=visit, kind=kind,
                            title=PRINTS[kind], code=visit_code(visit_id),
                            date=format_date(visit["day"], current_lang()),
                            fmt_date=lambda day: format_date(day, current_lang()), doctor=hub.clinical.doctor_for(
-                               current_staff().username))
+                               current_staff().username),
+                           lines=lines_of(visit["exam"]), re_exam=re_exam(visit_id),
+                           months=months if months is not None and months < WEIGHT_REQUIRED_UNDER_MONTHS else None,
+                           weight_line=months is not None and months < PRINT_WEIGHT_UNDER_YEARS * 12)
+
+
+# A follow-up that still stands: the date the patient comes back (ngày tái khám).
+OPEN_FOLLOW_UP = (PROPOSED, PENDING, BOOKED)
+
+
+def re_exam(visit_id: int) -> dict[str, Any] | None:
+    """The earliest follow-up appointment booked at this visit that still stands, or None."""
+    series = current_hub().follow_ups.of_visit(visit_id)["series"]
+    standing = [a for s in series for a in s["appointments"] if a["status"] in OPEN_FOLLOW_UP]
+    return min(standing, key=lambda a: a["slot_start"]) if standing else None
 
 
 @bp.get("")
