@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from alembic import command
+from sqlalchemy import insert, text
 
+from hub import migrate
 from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
+from hub.db import Database
 from hub.domain.clinical.prescriptions import PrescriptionLine, age_in_months, lines_of, validate_lines
 from hub.domain.common.clock import VirtualClock
 from hub.domain.common.errors import Invalid
@@ -158,3 +161,40 @@ def test_the_openapi_document_describes_the_lines(api: Api) -> None:
     document = api.client.get("/api/v1/openapi.json").get_json()
     text = str(document)
     assert "prescription_lines" in text and "PrescriptionLineRequest" in text and "weight_kg" in text
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_migration_0020_down_and_up_leaves_earlier_records_with_no_lines(kind: str, tmp_path: Path,
+                                                                         request: pytest.FixtureRequest,
+                                                                         clinic: ClinicConfig,
+                                                                         clock: VirtualClock) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}" if kind == "sqlite" else request.getfixturevalue("pg_url")
+    if kind == "postgresql":
+        with Database(url).engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    hub = build_hub(clinic, var_dir=tmp_path, db_url=url, clock=clock)
+    try:
+        api = Api(hub, create_app(hub, testing=True).test_client())
+        visit, _ = patient_visit(api)
+        api.ok("PUT", f"/visits/{visit}/exam", body={"prescription": "Paracetamol", "prescription_lines": [PARA]})
+        # A record written before 0020: the columns go, then come back empty for it.
+        migrate_to(hub, "0017")
+        with hub.db.read() as connection:
+            columns = list(connection.execute(text("SELECT * FROM exam_records")).keys())
+        assert "prescription_lines" not in columns and "notes" in columns
+        migrate_to(hub, "head")
+        exam = hub.clinical.exam(visit)
+        assert exam is not None and exam["prescription"] == "Paracetamol"
+        assert exam["prescription_lines"] == [] and lines_of(exam) == [] and exam["weight_kg"] is None
+    finally:
+        hub.close()
+
+
+def migrate_to(hub: Hub, revision: str) -> None:
+    config = migrate.alembic_config(hub.db)
+    with hub.db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        if revision == "head":
+            command.upgrade(config, revision)
+        else:
+            command.downgrade(config, revision)

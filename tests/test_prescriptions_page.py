@@ -134,7 +134,24 @@ def test_the_a5_prescription_of_a_child_prints_lines_weight_and_the_re_exam_date
               "dose": "1 gói pha 200 ml nước, uống dần trong ngày", "quantity": 4}
     exam = {"diagnosis_code": "J06.9", "prescription_lines": [syrup, oresol],
             "prescription": "Cho trẻ uống nhiều nước, ăn lỏng. Khám lại ngay nếu sốt cao, khó thở."}
-    # Under 72 months the weight is required; with it the prescription is saved.
+    # Under 72 months the weight is required: the doctor's page says so before and when saving.
+    doctor = open_page(browser, hub, "bs.an", "/doctor?counter=p102", viewport=STAFF_SCREEN)
+    try:
+        expect(doctor.locator("#p-name")).to_have_text("Lê Gia Bảo")
+        expect(doctor.locator("#weight-hint")).to_be_visible()
+        doctor.locator("#drug-search").press_sequentially("amox 250")
+        doctor.locator('#drug-suggestions li[data-code="amox-250-siro"]').click()
+        doctor.locator("#rx-lines input[name=quantity]").fill("1")
+        form = doctor.locator("#exam-form")
+        form.locator("button[type=submit]").click()
+        expect(form.locator(".form-error")).to_contain_text("Cần cân nặng")
+        expect(form.locator(".form-error")).to_contain_text("72 tháng")
+        expect(form.locator("input[name=weight_kg]")).to_be_focused()
+        doctor.locator("#rx").scroll_into_view_if_needed()
+        doctor.screenshot(path=str(artifact("doctor-child-weight.png")))
+        assert doctor.errors == []
+    finally:
+        doctor.context.close()
     refused = requests.put(hub.api + f"/visits/{visit}/exam", json=exam, headers=hub.headers("doctor"), timeout=10)
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "weight_required"
     api(hub, "PUT", f"/visits/{visit}/exam", "doctor", {**exam, "weight_kg": 16.5, "height_cm": 102})
@@ -166,6 +183,11 @@ def test_the_a5_prescription_of_a_child_prints_lines_weight_and_the_re_exam_date
         page.screenshot(path=str(artifact("print-prescription-child.png")), full_page=True)
         html = page.content()
         assert "16,5 kg" in html and f"{day:%d/%m/%Y}" in html and "Amoxicilin" in html
+        # The visit summary carries the same drugs and re-exam date.
+        page.goto(hub.url + f"/doctor/visits/{visit}/print/summary")
+        expect(page.locator("#print h1")).to_have_text("TÓM TẮT LƯỢT KHÁM")
+        expect(page.locator("#rx-lines li")).to_have_count(2)
+        expect(page.locator("#re-exam")).to_contain_text(f"{day:%d/%m/%Y}")
         assert page.errors == []
     finally:
         page.context.close()

@@ -466,7 +466,12 @@
     if (state.current && state.visitTicket === state.current.id) { body.ticket = state.current.id; }
     var id = state.visit.id;
     C.api("PUT", "/visits/" + id + "/exam", body).then(function (reply) {
-      if (reply.status >= 400) { formError(form, C.refusal(reply, L, LANG)); return; }
+      if (reply.status >= 400) {
+        formError(form, C.refusal(reply, L, LANG));
+        var code = reply.body && reply.body.error ? reply.body.error.code : "";
+        if (code === "weight_required" || code === "bad_weight") { form.elements.weight_kg.focus(); }
+        return;
+      }
       formError(form, null);
       if (state.visit && state.visit.id === id) {
         state.visit.exam = reply.body.exam;
