@@ -324,6 +324,10 @@ ICD10_PATTERN = r"^[A-Z][0-9]{2}(\.[0-9]{1,2})?$"
 class Drug(_Strict):
     """A medicine of the prescription catalogue (config/drugs.toml): searchable like ICD-10."""
 
+    # Other areas add their own keys to an entry (insurance: bhyt_code, insurance_price...): tolerated here
+    # so the clinical fields and theirs can be written in one file by two teams.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
     code: Code
     name: Text  # the trade or generic name as prescribed
     ingredient: Text  # active ingredient (hoạt chất)

@@ -32,13 +32,32 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class PrescriptionLineRequest(_Body):
+    """One drug: a catalogue `drug_code` (name, strength, form, unit and route come from the catalogue), or
+    none and the drug typed as free text (`name` and `unit` then needed)."""
+
+    drug_code: Annotated[StrictStr, Field(max_length=32)] | None = None
+    name: Annotated[StrictStr, Field(max_length=200)] | None = None
+    strength: Annotated[StrictStr, Field(max_length=40)] | None = None
+    form: Annotated[StrictStr, Field(max_length=80)] | None = None
+    unit: Annotated[StrictStr, Field(max_length=20)] | None = None
+    route: Annotated[StrictStr, Field(max_length=20)] | None = None
+    dose: Annotated[StrictStr, Field(max_length=200)] | None = None  # "1 viên x 2 lần/ngày"
+    days: StrictInt | None = None
+    quantity: StrictInt  # in the unit; 1..10000 (checked by the domain: 422 bad_quantity)
+    instructions: Annotated[StrictStr, Field(max_length=300)] | None = None  # "uống sau ăn"
+
+
 class ExamRequest(_Body):
     """PUT /visits/<id>/exam: the whole record (fields left out are cleared)."""
 
     notes: LongText | None = None
     diagnosis_code: Annotated[StrictStr, Field(max_length=12)] | None = None
     diagnosis_text: Annotated[StrictStr, Field(max_length=300)] | None = None
-    prescription: LongText | None = None
+    prescription: LongText | None = None  # free text beside the lines (advice, anything not a line)
+    prescription_lines: Annotated[list[PrescriptionLineRequest], Field(max_length=50)] = []
+    weight_kg: StrictFloat | StrictInt | None = None  # 0.3-300; needed with a prescription under 72 months
+    height_cm: StrictFloat | StrictInt | None = None  # 20-250
     ticket: StrictInt | None = None  # the ticket being served while it was written
 
 
@@ -155,7 +174,9 @@ def put_exam(visit_id: int):  # type: ignore[no-untyped-def]
     doctor = clinical.doctor_for(username) if username else None
     exam = clinical.save_exam(visit_id, actor=actor(), notes=body.notes, diagnosis_code=body.diagnosis_code,
                               diagnosis_text=body.diagnosis_text, prescription=body.prescription,
-                              doctor=doctor.code if doctor else None, ticket_id=body.ticket)
+                              doctor=doctor.code if doctor else None, ticket_id=body.ticket,
+                              prescription_lines=[line.model_dump() for line in body.prescription_lines],
+                              weight_kg=body.weight_kg, height_cm=body.height_cm)
     return jsonify({"visit_id": visit_id, "exam": exam})
 
 

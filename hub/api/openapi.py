@@ -110,8 +110,8 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
                               clinical.ReprintSlipRequest, 200, None),
     "clinical.identify_visit": ("Identify the patient of an anonymous visit (clinical writes need one: 409 "
                                 "patient_not_identified otherwise)", clinical.IdentifyVisitRequest, 200, None),
-    "clinical.put_exam": ("Write the examination: notes, ICD-10 diagnosis, prescription", clinical.ExamRequest,
-                          200, None),
+    "clinical.put_exam": ("Write the examination: notes, ICD-10 diagnosis, prescription lines and text, weight",
+                          clinical.ExamRequest, 200, None),
     "clinical.place_orders": ("Order lab tests and imaging; the patient goes to the first performing service",
                               clinical.OrdersRequest, 201, None),
     "clinical.patient_history": ("A patient's earlier visits: diagnoses, orders, results", None, 200, None),

@@ -20,6 +20,7 @@ from hub.domain.booking.models import Doctor, VisitIntake
 from hub.domain.clinical.identity import IdentityService, require_identified
 from hub.domain.clinical.models import ExamRecord
 from hub.domain.clinical.orders import OrderService
+from hub.domain.clinical.prescriptions import validate_lines, validate_weight, weight_required
 from hub.domain.clinical.slips import SlipService
 from hub.domain.common.clock import Clock, local_day
 from hub.domain.common.errors import Invalid, NotFound
@@ -128,8 +129,14 @@ class ClinicalService:
     # ================================================================== examination
     def save_exam(self, visit_id: int, *, actor: str, notes: str | None = None, diagnosis_code: str | None = None,
                   diagnosis_text: str | None = None, prescription: str | None = None, doctor: str | None = None,
-                  ticket_id: int | None = None) -> dict[str, Any]:
-        """Write the visit's examination record (one per visit; each save replaces the fields and is audited)."""
+                  ticket_id: int | None = None, prescription_lines: list[dict[str, Any]] | None = None,
+                  weight_kg: float | None = None, height_cm: float | None = None) -> dict[str, Any]:
+        """Write the visit's examination record (one per visit; each save replaces the fields and is audited).
+
+        `prescription_lines` are checked against the drug catalogue (hub.domain.clinical.prescriptions); a
+        prescription for a child under 72 months needs the weight (422 weight_required)."""
+        lines = [line.as_dict() for line in validate_lines(prescription_lines, self.clinic.drugs)]
+        weight_kg, height_cm = validate_weight(weight_kg, height_cm)
         code = normalise_icd10(diagnosis_code) if diagnosis_code and diagnosis_code.strip() else None
         text = (diagnosis_text or "").strip() or None
         if code and not text:
@@ -144,9 +151,17 @@ class ClinicalService:
                 raise Invalid("too_long", f"{name} has more than {limit} characters")
         now = self.clock.now()
         fields = {"notes": (notes or "").strip() or None, "diagnosis_code": code, "diagnosis_text": text,
-                  "prescription": (prescription or "").strip() or None, "author": actor[:64], "updated_at": now}
+                  "prescription": (prescription or "").strip() or None, "prescription_lines": lines,
+                  "weight_kg": weight_kg, "height_cm": height_cm, "author": actor[:64], "updated_at": now}
         with self.db.write() as connection:
-            require_identified(connection, visit_id)
+            patient_id = require_identified(connection, visit_id)
+            if (lines or fields["prescription"]) and weight_kg is None:
+                born = connection.execute(select(P.c.date_of_birth).where(P.c.id == patient_id)).scalar()
+                day = connection.execute(select(V.c.day).where(V.c.id == visit_id)).scalar_one()
+                if weight_required(born, day):
+                    raise Invalid("weight_required", "Trẻ dưới 72 tháng tuổi: đơn thuốc phải ghi cân nặng (Thông tư "
+                                                     "52/2017/TT-BYT) / a child under 72 months: the prescription "
+                                                     "needs the weight")
             if ticket_id is not None:
                 owner = connection.execute(select(T.c.visit_id).where(T.c.id == ticket_id)).scalar()
                 if owner != visit_id:
@@ -162,7 +177,9 @@ class ClinicalService:
                 connection.execute(update(E).where(E.c.id == existing).values(**fields, **extra))
             connection.execute(insert(AuditEntry).values(at=now, actor=actor[:64], action="exam_saved",
                                                          subject=f"visit:{visit_id}",
-                                                         detail={"diagnosis_code": code}))
+                                                         detail={"diagnosis_code": code,
+                                                                 "drugs": [line["drug_code"] or line["name"]
+                                                                           for line in lines]}))
             exam = self._exam(connection, visit_id)
         self.bus.publish(ExamRecorded(visit_id, exam))
         return exam
@@ -184,7 +201,9 @@ class ClinicalService:
         for row in rows:
             out.setdefault(row.visit_id, {
                 "visit_id": row.visit_id, "notes": row.notes, "diagnosis_code": row.diagnosis_code,
-                "diagnosis_text": row.diagnosis_text, "prescription": row.prescription, "author": row.author,
+                "diagnosis_text": row.diagnosis_text, "prescription": row.prescription,
+                "prescription_lines": list(row.prescription_lines or []), "weight_kg": row.weight_kg,
+                "height_cm": row.height_cm, "author": row.author,
                 "doctor": {"code": row.d_code, "name": row.d_name} if row.d_code else None,
                 "ticket_id": row.ticket_id, "created_at": row.created_at.isoformat(),
                 "updated_at": row.updated_at.isoformat()})

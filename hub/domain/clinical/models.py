@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.domain.common.models import Base, BigId, UTCDateTime
@@ -24,7 +24,11 @@ class ExamRecord(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     diagnosis_code: Mapped[str | None] = mapped_column(String(10))  # ICD-10
     diagnosis_text: Mapped[str | None] = mapped_column(String(300))
-    prescription: Mapped[str | None] = mapped_column(Text)
+    prescription: Mapped[str | None] = mapped_column(Text)  # free text: advice, drugs not in the catalogue
+    # Structured lines (hub.domain.clinical.prescriptions.PrescriptionLine as dicts), catalogue fields copied in.
+    prescription_lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    weight_kg: Mapped[float | None] = mapped_column(Float)  # measured at the exam (required < 72 months)
+    height_cm: Mapped[float | None] = mapped_column(Float)
     author: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
