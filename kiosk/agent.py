@@ -40,6 +40,23 @@ SCAN_SHOWN_S = 60  # a scan older than this is not shown on the page any more
 PAPER_POLL_S = 10.0
 
 
+# What the page needs of the hub's BHYT answer at a scan: who pays, in words, and the line to offer first.
+PAYER_FIELDS = ("status", "reason", "benefit_level", "service", "payer", "label", "label_en")
+PAYER_STATUSES = ("eligible", "refused", "unchecked")
+
+
+def payer_line(found: dict[str, Any]) -> dict[str, Any] | None:
+    """The hub's `insurance` answer cut to what the page shows (None: the hub has no BHYT, or said nothing
+    usable). The card number and the holder's details stay on the hub: the page is a public screen."""
+    answer = found.get("insurance")
+    if not isinstance(answer, dict) or answer.get("status") not in PAYER_STATUSES:
+        return None
+    kept = {name: answer.get(name) for name in PAYER_FIELDS}
+    if not isinstance(kept["service"], str) or not kept["service"]:
+        kept["service"] = None
+    return kept
+
+
 class KioskAgent:
     """Issues tickets (online or from leases), checks in bookings and ID cards, prints and reprints."""
 
@@ -234,7 +251,7 @@ class KioskAgent:
         except HubUnreachable:
             self.link.lost()
             raise Refusal("cccd_offline", 503) from None
-        return {"patient": found["patient"], "created": found["created"]}
+        return {"patient": found["patient"], "created": found["created"], "insurance": payer_line(found)}
 
     def identify_typed(self, number: str, born: str) -> dict[str, Any]:
         """A known patient from a number typed on the keypad (CCCD or BHYT card code) and the date of birth
@@ -257,7 +274,7 @@ class KioskAgent:
         except HubUnreachable:
             self.link.lost()
             raise Refusal("cccd_offline", 503) from None
-        return {"patient": found["patient"], "created": False}
+        return {"patient": found["patient"], "created": False, "insurance": payer_line(found)}
 
     def handle_scan(self, line: bytes) -> None:
         """A line from the serial scanner: an ID card or a booking code, acted on at once and shown on the page."""

@@ -295,12 +295,13 @@ def test_cccd_at_the_kiosk_checks_the_card_routes_and_the_ticket_says_who_pays(
         "cccd": "001085012345||Nguyễn Văn An|14031985|Nam|12 Phố Huế, Hà Nội|01012021"}, headers=auth["kiosk"])
     assert scan.status_code in (200, 201), scan.json
     assert scan.json["insurance"] | {} == {"status": "eligible", "reason": None, "message": None,
-                                           "benefit_level": 4, "service": "kham-noi"}
+                                           "benefit_level": 4, "service": "kham-noi", "payer": "bhyt",
+                                           "label": "Khám BHYT", "label_en": "Health insurance visit"}
     ticket = client.post("/api/v1/tickets", json={"service": scan.json["insurance"]["service"],
                                                   "patient_code": scan.json["patient"]["code"]},
                          headers=auth["kiosk"])
     assert ticket.status_code == 201
-    assert ticket.json["insurance"]["payer"] == "bhyt" and ticket.json["insurance"]["label"] == "BHYT"
+    assert ticket.json["insurance"]["payer"] == "bhyt" and ticket.json["insurance"]["label"] == "Khám BHYT"
     assert gateway.calls == 1  # the scan's answer served the ticket too
     visit = ticket.json["visit_id"]
     assert client.get(f"/api/v1/visits/{visit}/insurance", headers=auth["reception"]).json["status"] == "eligible"
@@ -311,6 +312,7 @@ def test_cccd_at_the_kiosk_checks_the_card_routes_and_the_ticket_says_who_pays(
     assert stranger.json["insurance"]["status"] == "refused"
     assert stranger.json["insurance"]["reason"] == "not_found"
     assert stranger.json["insurance"]["service"] == "kham-ngoai"
+    assert stranger.json["insurance"]["label"] == "Khám dịch vụ"
     fee = client.post("/api/v1/tickets", json={"service": "kham-ngoai",
                                                "patient_code": stranger.json["patient"]["code"]},
                       headers=auth["kiosk"])
@@ -320,10 +322,17 @@ def test_cccd_at_the_kiosk_checks_the_card_routes_and_the_ticket_says_who_pays(
 
 def test_a_kiosk_scan_while_the_portal_is_down_still_gives_a_number(
         client: FlaskClient, hub: Hub, auth: dict) -> None:
+    from hub.domain.insurance.rules import PayerLines
+
+    hub.insurance.rules = hub.insurance.rules.model_copy(  # type: ignore[union-attr]
+        update={"lines": PayerLines(insured="kham-noi", fee_paying="kham-ngoai")})
     hub.insurance.gateway.down = True  # type: ignore[union-attr]
     scan = client.post("/api/v1/patients/identify", json={
         "cccd": "001085012345||Nguyễn Văn An|14031985|Nam|12 Phố Huế, Hà Nội|01012021"}, headers=auth["kiosk"])
     assert scan.json["insurance"]["status"] == "unchecked"
+    # Not stopped, and sent to the insured line: the card is checked again later.
+    assert scan.json["insurance"]["service"] == "kham-noi"
+    assert scan.json["insurance"]["label"] == "Khám BHYT (chưa kiểm tra)"
     ticket = client.post("/api/v1/tickets", json={"service": "kham-noi", "patient_code": scan.json["patient"]["code"]},
                          headers=auth["kiosk"])
     assert ticket.status_code == 201 and ticket.json["insurance"]["payer"] == "bhyt_pending"

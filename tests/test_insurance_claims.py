@@ -41,12 +41,14 @@ def auth(hub: Hub) -> dict[str, dict[str, str]]:
     return {role: {"Authorization": f"Bearer {hub.tokens.create(role, f'test-{role}')}"} for role in ROLES}
 
 
-def insured_visit(client: FlaskClient, hub: Hub, auth: dict, *, diagnose: bool = True, pay: bool = True) -> int:
+def insured_visit(client: FlaskClient, hub: Hub, auth: dict, *, diagnose: bool = True, pay: bool = True,
+                  prescription: list[dict] | None = None) -> int:
     visit = visit_with_lab(hub, patient(hub))
     assert client.post(f"/api/v1/visits/{visit}/insurance", json={"card_code": AN},
                        headers=auth["reception"]).json["status"] == "eligible"
     if diagnose:
-        hub.clinical.save_exam(visit, actor="user:bs.minh", diagnosis_code="J06.9", notes="Viêm họng")
+        hub.clinical.save_exam(visit, actor="user:bs.minh", diagnosis_code="J06.9", notes="Viêm họng",
+                               prescription_lines=prescription)
     if pay:
         due = client.get(f"/api/v1/visits/{visit}/bill", headers=auth["cashier"]).json["due"]
         paid = client.post(f"/api/v1/visits/{visit}/payments", json={"method": "cash", "amount": due},
@@ -88,6 +90,56 @@ def test_day_export_writes_valid_files_parsed_back_and_reports_the_unclaimable(
     assert "ICD-10" in next(c for c in listed if c["visit_id"] == undiagnosed)["reason"]
 
 
+# Config/drugs.toml (demo BHYT fields): paracetamol 220 ₫ and amoxicilin 780 ₫ a tablet, covered; the eye
+# drops are not covered; vitamin C is written by hand (not in the catalogue).
+PRESCRIPTION = [
+    {"drug_code": "para-500", "dose": "1 viên x 3 lần/ngày", "days": 3, "quantity": 9, "instructions": "uống khi sốt"},
+    {"drug_code": "amox-500", "dose": "1 viên x 3 lần/ngày", "days": 7, "quantity": 21, "instructions": "sau ăn"},
+    {"name": "Vitamin C 500 mg", "unit": "viên", "dose": "1 viên/ngày", "days": 10, "quantity": 10},
+    {"drug_code": "natri-clorid-09-nho", "dose": "2 giọt x 3 lần/ngày", "quantity": 1},
+]
+
+
+def test_xml2_claims_the_prescribed_catalogue_drugs_and_lists_the_rest_with_why(
+        client: FlaskClient, hub: Hub, auth: dict) -> None:
+    visit = insured_visit(client, hub, auth, prescription=PRESCRIPTION)
+    exported = client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"]).json
+    assert exported["state"] == "exported", exported
+    drugs_total = 9 * 220 + 21 * 780  # 1,980 + 16,380
+    assert exported["insurance_pays"] == 88_300 + drugs_total  # a small bill: the fund pays all of it
+    assert [(line["name"], line["reason"]) for line in exported["lines_left_out"]] == [
+        ("Vitamin C 500 mg", "not_in_catalogue"), ("Natri clorid 0,9% nhỏ mắt", "not_covered")]
+    assert all(line["message"] for line in exported["lines_left_out"])
+    claim = parse_claim(client.get(f"/api/v1/insurance/claims/{visit}/file", headers=auth["cashier"]).data)
+    drugs = claim["XML2"]
+    assert [(d["STT"], d["MA_THUOC"], d["TEN_THUOC"], d["DON_VI_TINH"], d["SO_DANG_KY"], d["SO_LUONG"],
+             d["DON_GIA"], d["THANH_TIEN_BV"], d["THANH_TIEN_BH"], d["T_BHTT"], d["T_BNCCT"], d["T_BNTT"])
+            for d in drugs] == [
+        ("1", "40.48", "Paracetamol 500 mg", "viên", "VD-21654-14", "9", "220", "1980", "1980", "1980", "0", "0"),
+        ("2", "40.159", "Amoxicilin 500 mg", "viên", "VD-24513-16", "21", "780", "16380", "16380", "16380", "0",
+         "0")]
+    assert drugs[0]["LIEU_DUNG"] == "1 viên x 3 lần/ngày" and drugs[0]["MA_NHOM"] == "4"
+    for line in drugs:  # each line adds up: fund + co-payment + the patient's own part
+        assert int(line["T_BHTT"]) + int(line["T_BNCCT"]) + int(line["T_BNTT"]) == int(line["THANH_TIEN_BV"])
+    summary = claim["XML1"]
+    assert summary["T_THUOC"] == str(drugs_total)
+    assert summary["T_TONGCHI_BV"] == str(240_000 + drugs_total)
+    assert summary["T_BHTT"] == str(88_300 + drugs_total)
+    assert int(summary["T_BHTT"]) + int(summary["T_BNCCT"]) + int(summary["T_BNTT"]) == int(summary["T_TONGCHI_BV"])
+    # The claims page shows what was left out, and why.
+    listed = client.get("/api/v1/insurance/claims?day=2026-11-23", headers=auth["cashier"]).json["claims"]
+    assert [line["reason"] for line in listed[0]["lines_left_out"]] == ["not_in_catalogue", "not_covered"]
+
+
+def test_a_visit_without_catalogue_drugs_has_an_empty_xml2(client: FlaskClient, hub: Hub, auth: dict) -> None:
+    visit = insured_visit(client, hub, auth, prescription=[PRESCRIPTION[2]])
+    exported = client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"]).json
+    assert exported["state"] == "exported" and exported["insurance_pays"] == 88_300
+    claim = parse_claim(client.get(f"/api/v1/insurance/claims/{visit}/file", headers=auth["cashier"]).data)
+    assert claim["XML2"] == [] and claim["XML1"]["T_THUOC"] == "0"
+    assert [line["reason"] for line in exported["lines_left_out"]] == ["not_in_catalogue"]
+
+
 def test_rejected_then_corrected_and_exported_again(client: FlaskClient, hub: Hub, auth: dict) -> None:
     visit = insured_visit(client, hub, auth)
     client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"])
@@ -103,6 +155,28 @@ def test_rejected_then_corrected_and_exported_again(client: FlaskClient, hub: Hu
     assert again["state"] == "exported" and again["exports"] == 2 and again["reason"] is None
     parsed = parse_claim(client.get(f"/api/v1/insurance/claims/{visit}/file", headers=auth["cashier"]).data)
     assert parsed["XML1"]["MA_BENH_CHINH"] == "J02.9"
+
+
+def test_a_voided_payment_takes_the_claim_back_to_draft_until_settled_again(
+        client: FlaskClient, hub: Hub, auth: dict) -> None:
+    visit = insured_visit(client, hub, auth)
+    exported = client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"]).json
+    assert exported["state"] == "exported" and exported["insurance_pays"] == 88_300
+    payment = next(p for p in client.get(f"/api/v1/visits/{visit}/bill", headers=auth["cashier"]).json["payments"]
+                   if p["kind"] == "payment")
+    voided = client.post(f"/api/v1/payments/{payment['id']}/void", json={"reason": "thu nhầm"},
+                         headers=auth["cashier"])
+    assert voided.status_code == 200, voided.json
+    # The patient's part is reversed by the void, the fund's part by the claim going back to draft.
+    claim = client.get("/api/v1/insurance/claims?day=2026-11-23", headers=auth["cashier"]).json["claims"][0]
+    assert (claim["state"], claim["file_name"], claim["insurance_pays"]) == ("draft", None, 0)
+    assert "thanh toán" in claim["reason"]
+    due = voided.json["bill"]["due"]
+    assert due == 151_700
+    assert client.post(f"/api/v1/visits/{visit}/payments", json={"method": "cash", "amount": due},
+                       headers=auth["cashier"]).status_code == 201
+    again = client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"]).json
+    assert again["state"] == "exported" and again["insurance_pays"] == 88_300 and again["exports"] == 2
 
 
 def test_claims_need_the_cashier_and_bad_input_is_4xx(client: FlaskClient, hub: Hub, auth: dict) -> None:

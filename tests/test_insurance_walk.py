@@ -50,9 +50,13 @@ def test_cccd_to_claim(hub: HubProcess, browser: Any) -> None:  # noqa: F811
     assert scan["insurance"]["status"] == "eligible" and scan["insurance"]["benefit_level"] == 4
     ticket = call(hub, "kiosk", "POST", "/tickets", {"service": scan["insurance"]["service"] or "kham-noi",
                                                      "patient_code": scan["patient"]["code"]})
-    assert ticket["insurance"]["label"] == "BHYT"
+    assert ticket["insurance"]["label"] == "Khám BHYT"
     visit = ticket["visit_id"]
-    call(hub, "doctor", "PUT", f"/visits/{visit}/exam", {"diagnosis_code": "J06.9", "notes": "Viêm họng cấp"})
+    # The prescription: one catalogue drug (claimed in XML2) and one written by hand (left out, with why).
+    call(hub, "doctor", "PUT", f"/visits/{visit}/exam", {
+        "diagnosis_code": "J06.9", "notes": "Viêm họng cấp", "prescription_lines": [
+            {"drug_code": "para-500", "dose": "1 viên x 3 lần/ngày", "days": 3, "quantity": 9},
+            {"name": "Vitamin C 500 mg", "unit": "viên", "dose": "1 viên/ngày", "quantity": 10}]})
     call(hub, "doctor", "POST", f"/visits/{visit}/orders", {"items": ["xn-ctm"], "keep_patient": True})
 
     page = log_in(browser, hub, "thu.ngan", f"/cashier?visit={visit}")
@@ -68,7 +72,10 @@ def test_cccd_to_claim(hub: HubProcess, browser: Any) -> None:  # noqa: F811
         page.goto(hub.url + "/insurance/claims")
         page.click("#export-day")
         page.wait_for_selector(f"#claims tr[data-visit='{visit}'][data-state=exported]")
-        assert page.text_content("#insured-total") == "88.300\u00a0₫"
+        assert page.text_content("#insured-total") == "90.280\u00a0₫"  # 88,300 + the drug's 9 × 220
+        left_out = page.locator(f"#claims tr[data-visit='{visit}'] .claim-left-out li")
+        assert left_out.count() == 1 and left_out.get_attribute("data-reason") == "not_in_catalogue"
+        assert "Vitamin C 500 mg" in left_out.inner_text() and "không có trong danh mục" in left_out.inner_text()
         page.screenshot(path=str(artifact("insurance-claims.png")), full_page=True)
         href = page.get_attribute(f"#claims tr[data-visit='{visit}'] a", "href")
         xml = page.request.get(hub.url + href)
@@ -76,7 +83,9 @@ def test_cccd_to_claim(hub: HubProcess, browser: Any) -> None:  # noqa: F811
         claim = parse_claim(xml.body())
     finally:
         page.context.close()
-    assert claim["XML1"]["MA_THE_BHYT"] == "DN4010123456789" and claim["XML1"]["T_BHTT"] == "88300"
+    assert claim["XML1"]["MA_THE_BHYT"] == "DN4010123456789" and claim["XML1"]["T_BHTT"] == "90280"
+    assert [(d["TEN_THUOC"], d["SO_LUONG"], d["T_BHTT"]) for d in claim["XML2"]] == [("Paracetamol 500 mg", "9",
+                                                                                     "1980")]
     assert claim["XML1"]["T_BNTT"] == "151700" and claim["XML1"]["MA_BENH_CHINH"] == "J06.9"
     assert [line["MA_DICH_VU"] for line in claim["XML3"]] == ["kham-noi", "xn-ctm"]
     paid = call(hub, "cashier", "GET", f"/visits/{visit}/bill")

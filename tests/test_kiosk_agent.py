@@ -312,6 +312,13 @@ def test_a_test_print_from_the_admin_page_prints_a_slip(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ typed CCCD number / BHYT card code
+# The hub's answer at a scan, as hub/api/queue/kiosk.py gives it (with a card code the page must not get).
+ELIGIBLE_ANSWER = {"status": "eligible", "reason": None, "message": None, "benefit_level": 4,
+                   "service": "kham-bhyt", "payer": "bhyt", "label": "Khám BHYT", "label_en": "Health insurance visit",
+                   "card_code": "DN4010123456789"}
+PAGE_ANSWER = {k: v for k, v in ELIGIBLE_ANSWER.items() if k not in ("message", "card_code")}
+
+
 class TypedHub:
     """Stands in for HubClient.identify_typed: records what the agent sends, answers as told."""
 
@@ -324,7 +331,7 @@ class TypedHub:
         if self.error is not None:
             raise self.error
         return {"patient": {"code": "BN26000001", "full_name": "Nguyễn Văn An", "birth_year": 1985, "sex": None},
-                "created": False, "insurance": {"status": "eligible"}}
+                "created": False, "insurance": ELIGIBLE_ANSWER}
 
 
 def typed_agent(tmp_path: Path, hub: TypedHub) -> Any:
@@ -346,7 +353,7 @@ def test_typed_number_goes_to_the_hub_with_an_iso_birth_date(tmp_path: Path) -> 
     try:
         found = agent.identify_typed("dn40 1012-3456789", "14/03/1985")
         assert found == {"patient": {"code": "BN26000001", "full_name": "Nguyễn Văn An", "birth_year": 1985,
-                                     "sex": None}, "created": False}
+                                     "sex": None}, "created": False, "insurance": PAGE_ANSWER}
         agent.identify_typed("001085012345", "01/12/1985")
         assert hub.sent == [("DN4010123456789", "1985-03-14"), ("001085012345", "1985-12-01")]
     finally:
@@ -383,5 +390,50 @@ def test_hub_answers_to_a_typed_number_become_patient_words(tmp_path: Path, erro
         assert refused.value.code == code
         assert "quầy tiếp đón" in refused.value.vi or code == "cccd_offline"
         assert "reception" in refused.value.en or code == "cccd_offline"
+    finally:
+        agent.store.close()
+
+
+# ------------------------------------------------------------------ the payer line from the hub's BHYT check
+SCANNED = "001085012345||Nguyễn Văn An|14031985|Nam|12 Phố Huế, Hà Nội|01012021"
+
+
+class ScanHub:
+    """Stands in for HubClient.identify: answers a scan with what the hub said about the card."""
+
+    def __init__(self, insurance: Any) -> None:
+        self.insurance = insurance
+
+    def identify(self, cccd: str) -> dict[str, Any]:
+        reply: dict[str, Any] = {"patient": {"code": "BN26000001", "full_name": "Nguyễn Văn An"}, "created": False}
+        if self.insurance is not ...:
+            reply["insurance"] = self.insurance
+        return reply
+
+
+@pytest.mark.parametrize(("answer", "page"), [
+    (ELIGIBLE_ANSWER, PAGE_ANSWER),
+    ({"status": "refused", "reason": "expired", "service": "kham-dv", "payer": "dich_vu", "label": "Khám dịch vụ",
+      "label_en": "Fee-paying visit", "benefit_level": 4},
+     {"status": "refused", "reason": "expired", "service": "kham-dv", "payer": "dich_vu", "label": "Khám dịch vụ",
+      "label_en": "Fee-paying visit", "benefit_level": 4}),
+    # The portal was down: "not yet checked", the patient goes on (no separate lines configured here).
+    ({"status": "unchecked", "reason": "gateway_down", "service": None, "payer": "bhyt_pending",
+      "label": "Khám BHYT (chưa kiểm tra)", "label_en": "Health insurance visit (not yet checked)"},
+     {"status": "unchecked", "reason": "gateway_down", "service": None, "payer": "bhyt_pending",
+      "label": "Khám BHYT (chưa kiểm tra)", "label_en": "Health insurance visit (not yet checked)",
+      "benefit_level": None}),
+    (..., None),  # a hub without BHYT says nothing
+    ({"status": "maybe"}, None),  # nor does an answer the page could not act on
+    ({**ELIGIBLE_ANSWER, "service": ""}, {**PAGE_ANSWER, "service": None}),
+])
+def test_a_scan_passes_the_payer_line_to_the_page(tmp_path: Path, answer: Any, page: Any) -> None:
+    agent = typed_agent(tmp_path, ScanHub(answer))  # type: ignore[arg-type]
+    try:
+        found = agent.identify_card(SCANNED)
+        assert found["insurance"] == page
+        agent.handle_scan(SCANNED.encode() + b"\r\n")  # the serial scanner: the same answer reaches the page
+        scan = agent.state()["scan"]
+        assert scan["kind"] == "patient" and scan["insurance"] == page
     finally:
         agent.store.close()

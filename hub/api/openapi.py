@@ -71,11 +71,13 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
                           None),
     "kiosk.take_lease": ("Reserve a block of today's numbers for the kiosk to issue offline", schemas.LeaseRequest,
                          201, None),
-    "kiosk.identify_patient": ("Find or register the patient of a scanned chip ID card (201 when new)",
+    "kiosk.identify_patient": ("Find or register the patient of a scanned chip ID card (201 when new); with BHYT, "
+                               "`insurance`: the card check, the payer words and the suggested line (`service`)",
                                schemas.IdentifyRequest, 200, None),
     "kiosk.identify_typed": ("Find a KNOWN patient from a typed CCCD number or BHYT card code plus date of birth "
                              "(never registers; 404 no_match without saying which was wrong; 429 after 5 wrong "
-                             "attempts per kiosk in 10 minutes)", schemas.TypedIdentifyRequest, 200, None),
+                             "attempts per kiosk in 10 minutes); with BHYT, `insurance` as for a scan",
+                             schemas.TypedIdentifyRequest, 200, None),
     "kiosk.reprint_ticket": ("Have the kiosk that issued a ticket print it again (202: command sent)", None, 202,
                              None),
     "kiosk.ticket_by_key": ("Redirect to the status page of the ticket with this idempotency key (offline QR)",

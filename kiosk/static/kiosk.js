@@ -71,7 +71,19 @@
     paper_chip: ["Máy in hết giấy", "Printer out of paper"],
     network_error: ["Máy lấy số đang gặp sự cố, vui lòng đến quầy tiếp đón.",
       "The kiosk has a problem, please go to the reception desk."],
-    priority_badge: ["Ưu tiên: {name}", "Priority: {name}"]
+    priority_badge: ["Ưu tiên: {name}", "Priority: {name}"],
+    // Who pays, after the hub checked the card at the insurer (BHYT): the line and the ticket say it too.
+    payer_eligible: ["Thẻ BHYT hợp lệ — Khám BHYT", "Health insurance card valid — insurance visit"],
+    payer_unchecked: ["Khám BHYT — thẻ chưa kiểm tra được (cổng BHYT không trả lời). Bạn vẫn lấy số bình thường; thẻ sẽ được kiểm tra lại.",
+      "Insurance visit — card not yet checked (the insurance portal did not answer). Take your number as usual; the card will be checked again."],
+    payer_refused: ["Khám dịch vụ — {reason}. Nếu bạn có thẻ BHYT khác, vui lòng báo quầy tiếp đón.",
+      "Fee-paying visit — {reason}. If you have another insurance card, please tell the reception desk."],
+    reason_expired: ["thẻ BHYT đã hết hạn", "the insurance card has expired"],
+    reason_not_found: ["không tìm thấy thẻ BHYT", "no insurance card was found"],
+    reason_name_dob_mismatch: ["họ tên hoặc ngày sinh không khớp với thẻ BHYT", "the name or date of birth does not match the card"],
+    reason_not_yet_valid: ["thẻ BHYT chưa có hiệu lực", "the insurance card is not valid yet"],
+    reason_other: ["thẻ BHYT không dùng được hôm nay", "the insurance card cannot be used today"],
+    suggested: ["Dành cho bạn: {line}", "For you: {line}"]
   };
   var POLL_MS = 2000;
 
@@ -80,6 +92,7 @@
   var screen = "home";
   var chosenService = null;
   var patient = null;
+  var payer = null;  // the hub's BHYT answer for this patient: status, label(s), the line to offer first
   var lastTicket = null;
   var lastScanId = null;
   var messageBack = "home";
@@ -136,11 +149,13 @@
   function toStart() {
     chosenService = null;
     patient = null;
+    payer = null;
     lastTicket = null;
     $("booking-code").value = "";
     $("cccd-input").value = "";
     clearTyped();
-    if (lang !== "vi") { setLanguage("vi"); }
+    // Redrawn now, not at the next poll: the next patient must never see this one's name or payer.
+    if (lang !== "vi") { setLanguage("vi"); } else { render(); }
     show("home");
   }
 
@@ -168,12 +183,40 @@
     } else {
       $("patient-banner").hidden = true;
     }
+    renderPayer();
+  }
+
+  function renderPayer() {
+    var banner = $("payer-banner");
+    if (!patient || !payer) { banner.hidden = true; banner.removeAttribute("data-payer"); return; }
+    var text;
+    if (payer.status === "eligible") { text = t("payer_eligible"); }
+    else if (payer.status === "unchecked") { text = t("payer_unchecked"); }
+    else {
+      var reason = TEXT["reason_" + payer.reason] ? "reason_" + payer.reason : "reason_other";
+      text = t("payer_refused", {reason: t(reason)});
+    }
+    banner.setAttribute("data-payer", payer.status);
+    setText(banner, text);
+    banner.hidden = false;
+  }
+
+  function suggestedCode(open) {
+    // The line the hub suggests for this payer ([lines] in config/insurance.toml), when this kiosk offers it.
+    var code = patient && payer && payer.service;
+    return code && open.some(function (service) { return service.code === code; }) ? code : null;
   }
 
   function renderServices() {
     var list = $("service-list");
     var open = state.services.filter(function (service) { return service.open; });
-    var codes = open.map(function (service) { return service.code; }).join(",");
+    var suggested = suggestedCode(open);
+    if (suggested) {
+      // Offered first: the patient's payer line leads the list, the others stay a tap away.
+      open = open.filter(function (s) { return s.code === suggested; })
+        .concat(open.filter(function (s) { return s.code !== suggested; }));
+    }
+    var codes = open.map(function (service) { return service.code; }).join(",") + "|" + (suggested || "");
     // Buttons are rebuilt only when the set of services changes: a count changing under a finger
     // must not replace the button being tapped.
     if (list.getAttribute("data-codes") !== codes) {
@@ -193,6 +236,12 @@
       setText(button.querySelector(".service-name"), pick(service, "name"));
       setText(button.querySelector(".service-detail"), lines.join(" · "));
       setText(button.querySelector(".service-rooms"), roomList(service.rooms));
+      var isSuggested = service.code === suggested;
+      button.classList.toggle("suggested", isSuggested);
+      button.setAttribute("aria-current", isSuggested ? "true" : "false");
+      var badge = button.querySelector(".service-badge");
+      badge.hidden = !isSuggested;
+      setText(badge, isSuggested ? t("suggested", {line: pick(payer, "label") || ""}) : "");
     });
     $("no-services").hidden = open.length > 0;
     showScrollCue();
@@ -216,7 +265,7 @@
     button.type = "button";
     button.className = "service";
     button.setAttribute("data-code", code);
-    ["service-name", "service-detail", "service-rooms"].forEach(function (name) {
+    ["service-badge", "service-name", "service-detail", "service-rooms"].forEach(function (name) {
       var part = document.createElement("span");
       part.className = name;
       button.appendChild(part);
@@ -318,7 +367,7 @@
   function identifyCard(payload) {
     if (!payload) { return; }
     show("busy");
-    call("/api/cccd", {payload: payload}).then(function (reply) { greet(reply.patient); })
+    call("/api/cccd", {payload: payload}).then(function (reply) { greet(reply.patient, reply.insurance); })
       .catch(function (error) { showMessage(error, "cccd"); });
   }
 
@@ -374,20 +423,23 @@
     var body = {number: $("typed-number").value, date_of_birth: born};
     clearTyped();
     show("busy");
-    call("/api/cccd/typed", body).then(function (reply) { greet(reply.patient); })
+    call("/api/cccd/typed", body).then(function (reply) { greet(reply.patient, reply.insurance); })
       .catch(function (error) { showMessage(error, "typed"); });
   }
 
-  function greet(found) {
+  function greet(found, insurance) {
     patient = found;
+    payer = insurance || null;
     render();
     show("services");
+    var first = document.querySelector("#service-list .service.suggested");
+    if (first) { first.focus({preventScroll: true}); }
   }
 
   function handleScan(scan) {
     // A scan on the serial scanner, already acted on by the agent.
     lastTouch = Date.now();
-    if (scan.kind === "patient") { greet(scan.patient); }
+    if (scan.kind === "patient") { greet(scan.patient, scan.insurance); }
     else if (scan.kind === "ticket") { showTicket(scan.ticket); }
     else { showMessage(scan.error, "home"); }
   }

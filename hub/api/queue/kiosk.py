@@ -101,9 +101,7 @@ def identify_typed():  # type: ignore[no-untyped-def]
 def _insurance(**query: Any) -> dict[str, Any]:
     insurance = current_hub().insurance
     assert insurance is not None
-    check = insurance.check(**query)
-    return {"status": check["status"], "reason": check.get("reason"), "message": check.get("message"),
-            "benefit_level": check.get("benefit_level"), "service": insurance.line_for(check["status"])}
+    return insurance.arrival_answer(**query)
 
 
 @bp.post("/tickets/<int:ticket_id>/reprint")

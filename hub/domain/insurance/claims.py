@@ -5,11 +5,18 @@ each table validated against the XSD in ./xsd (written for the subset clinicq em
 A visit that cannot be claimed (bill not settled, no ICD-10 diagnosis, no card code...) stays "draft" with
 the reasons; the insurer's rejection is recorded as "rejected" with its reason; re-exporting after the
 correction writes the file again. Amounts are the ones on the visit's invoice (what the patient paid).
+
+XML2 (drugs) comes from the visit's prescription lines that match the drug catalogue (config/drugs.toml,
+its BHYT fields): clinicq bills no drugs (the pharmacy is outside it), so each line is priced at the
+catalogue's insurance price and split by the same co-payment engine, with the share the visit's services
+were split with (XML1 has one MUC_HUONG). Lines not in the catalogue, not covered or without the BHYT
+fields are left out of XML2 and listed on the claim (`lines_left_out`) with why.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,20 +30,27 @@ from sqlalchemy import insert, select, update
 
 from hub.db import Database
 from hub.domain.clinical.models import ExamRecord
+from hub.domain.clinical.prescriptions import PrescriptionLine, lines_of
 from hub.domain.common.clock import Clock
 from hub.domain.common.errors import Invalid, NotFound
 from hub.domain.common.models import AuditEntry
+from hub.domain.insurance.copay import Line, Split, Terms, route_of, split_lines
+from hub.domain.insurance.drugs import DrugClaimLine, DrugInsurance, claim_lines, load_drug_insurance
 from hub.domain.insurance.gateway import ELIGIBLE
 from hub.domain.insurance.models import Claim, VisitCoverage
-from hub.domain.insurance.rules import InsuranceRules
+from hub.domain.insurance.rules import InsuranceRules, ItemPrice
 from hub.domain.patients.models import Patient
 from hub.domain.queue.models import Visit
 
+log = logging.getLogger(__name__)
 XSD_DIR = Path(__file__).parent / "xsd"
 CLAIM, VC = Claim.__table__, VisitCoverage.__table__
 DRAFT, EXPORTED, REJECTED = "draft", "exported", "rejected"
 # Bảng mã nhóm chi phí (Decision 130): 1 lab test, 2 imaging, 13 exam.
 COST_GROUP = {"lab": 1, "imaging": 2, "exam": 13}
+# Drugs: 4 in the BHYT drug list, 6 paid at a rate below 100 % (UNSURE: confirm with the 130 code table).
+DRUG_GROUP, DRUG_GROUP_AT_A_RATE = 4, 6
+PHAM_VI_IN_BENEFIT = 1  # PHAM_VI: 1 within the insured benefit
 # MA_DOITUONG_KCB: 1 in route, 2 emergency, 3 out of route (UNSURE: 4750/QĐ-BYT refines these into 1.x/3.x).
 ROUTE_CODE = {"registered_here": "1", "referral": "1", "emergency": "2"}
 SEX_CODE = {"Nam": "1", "Nữ": "2"}
@@ -85,6 +99,7 @@ class _Visit:
     coverage: Any
     diagnosis: str | None
     bill: dict[str, Any]
+    prescriptions: list[PrescriptionLine]
 
 
 class ClaimService:
@@ -93,6 +108,8 @@ class ClaimService:
         self.db, self.rules, self.clock, self.tz = db, rules, clock, tz
         self.bill_of = bill_of
         self.out_dir = Path(out_dir)
+        # The catalogue's BHYT fields, from the drugs.toml next to insurance.toml (none: XML2 stays empty).
+        self.drugs: dict[str, DrugInsurance] = load_drug_insurance(rules.source_dir) if rules.source_dir else {}
 
     # ================================================================== export
     def export_day(self, day: date, *, actor: str) -> dict[str, Any]:
@@ -110,15 +127,33 @@ class ClaimService:
         visit = self._gather(visit_id)
         reasons = self._problems(visit)
         now = self.clock.now()
+        drugs, left_out = claim_lines(list(visit.prescriptions), self.drugs)
         if reasons:
-            return self._save(visit, DRAFT, "; ".join(REASONS[r] for r in reasons), None, 0, actor, now, reasons)
-        envelope, insurer = self._envelope(visit, now)
+            return self._save(visit, DRAFT, "; ".join(REASONS[r] for r in reasons), None, 0, actor, now, reasons,
+                              left_out=left_out)
+        envelope, insurer = self._envelope(visit, now, drugs)
         folder = self.out_dir / visit.day.isoformat()
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{self.rules.facility_code}_LK{visit.id:06d}.xml"
         (folder / name).write_bytes(envelope)
         return self._save(visit, EXPORTED, None, f"{visit.day.isoformat()}/{name}", insurer, actor, now, [],
-                          count=True)
+                          count=True, left_out=left_out)
+
+    def on_payment(self, payment: dict[str, Any]) -> None:
+        """A payment was voided: the invoice it settled is cancelled, so the fund's part is reversed too. An
+        exported claim of the visit goes back to draft (bill not settled) until the cashier settles again and
+        it is exported again; the file already written stays on disk for the record."""
+        if payment.get("status") != "voided" or payment.get("kind") != "payment":
+            return
+        visit_id = payment.get("visit_id")
+        with self.db.read() as connection:
+            state = connection.execute(select(CLAIM.c.state).where(CLAIM.c.visit_id == visit_id)).scalar()
+        if state != EXPORTED:
+            return
+        try:
+            self.export_visit(int(visit_id), actor=str(payment.get("actor") or "billing"))  # type: ignore[arg-type]
+        except (Invalid, NotFound):
+            log.warning("visit %s: its claim could not be rebuilt after a void", visit_id)
 
     def reject(self, visit_id: int, *, reason: str, actor: str) -> dict[str, Any]:
         """The insurer refused the claim (giám định từ chối): recorded with its reason, to correct and re-export."""
@@ -176,7 +211,11 @@ class ClaimService:
             diagnosis = connection.execute(select(ExamRecord.diagnosis_code).where(
                 ExamRecord.visit_id == visit_id, ExamRecord.diagnosis_code.is_not(None))
                 .order_by(ExamRecord.id)).scalar()
-        return _Visit(visit.id, visit.day, visit.started_at, patient, coverage, diagnosis, self.bill_of(visit_id))
+            exams = connection.execute(select(ExamRecord.prescription_lines).where(ExamRecord.visit_id == visit_id)
+                                       .order_by(ExamRecord.id)).all()
+        prescriptions = [line for exam in exams for line in lines_of(exam)]
+        return _Visit(visit.id, visit.day, visit.started_at, patient, coverage, diagnosis, self.bill_of(visit_id),
+                      prescriptions)
 
     def _problems(self, visit: _Visit) -> list[str]:
         problems = []
@@ -204,14 +243,27 @@ class ClaimService:
             lines.append({**item, "base": base, "unit_base": base // max(item["quantity"], 1)})
         return lines
 
-    def _envelope(self, visit: _Visit, now: datetime) -> tuple[bytes, int]:
+    def drug_splits(self, visit: _Visit, drugs: list[DrugClaimLine], services_base: int) -> list[Split]:
+        """The drug lines split by the co-payment engine, at the share the visit's services were split with."""
+        coverage = visit.coverage
+        terms = Terms(coverage.benefit_level, route_of(coverage.route_reason), visit.day)
+        keys = [f"drug-{n}" for n in range(1, len(drugs) + 1)]
+        items = {key: ItemPrice(covered=True, insurance_price=drug.insured_base) for key, drug in zip(keys, drugs,
+                                                                                                      strict=True)}
+        return split_lines([Line(key, key, drug.amount) for key, drug in zip(keys, drugs, strict=True)], terms,
+                           self.rules, items=items, share_cost=services_base)
+
+    def _envelope(self, visit: _Visit, now: datetime, drugs: list[DrugClaimLine]) -> tuple[bytes, int]:
         code = f"LK{visit.id:06d}"
         lines = self._lines(visit)
         local_now = now.astimezone(self.tz)
         started = visit.started_at.astimezone(self.tz)
-        total = sum(line["amount"] for line in lines)
-        base = sum(line["base"] for line in lines)
-        insurer = sum(line["insurance_pays"] for line in lines)
+        services_base = sum(line["base"] for line in lines)
+        drug_splits = self.drug_splits(visit, drugs, services_base)
+        drug_total = sum(split.amount for split in drug_splits)
+        total = sum(line["amount"] for line in lines) + drug_total
+        base = services_base + sum(split.insured_base for split in drug_splits)
+        insurer = sum(line["insurance_pays"] for line in lines) + sum(split.insurance_pays for split in drug_splits)
         copay = base - insurer
         own = total - base
         patient, coverage, check = visit.patient, visit.coverage, visit.coverage.check or {}
@@ -227,13 +279,28 @@ class ClaimService:
             ("GT_THE_TU", check["valid_from"].replace("-", "")), ("GT_THE_DEN", check["valid_to"].replace("-", "")),
             ("MA_BENH_CHINH", visit.diagnosis), ("MA_DOITUONG_KCB", ROUTE_CODE.get(coverage.route_reason or "", "3")),
             ("NGAY_VAO", started.strftime("%Y%m%d%H%M")), ("NGAY_RA", local_now.strftime("%Y%m%d%H%M")),
-            ("MA_LOAI_KCB", "01"), ("MUC_HUONG", share), ("T_TONGCHI_BV", total), ("T_TONGCHI_BH", base),
+            ("MA_LOAI_KCB", "01"), ("MUC_HUONG", share), ("T_THUOC", drug_total), ("T_TONGCHI_BV", total),
+            ("T_TONGCHI_BH", base),
             ("T_BNTT", own), ("T_BNCCT", copay), ("T_BHTT", insurer), ("MA_CSKCB", self.rules.facility_code),
             ("NAM_QT", local_now.year), ("THANG_QT", local_now.month)):
             _add(xml1, tag, value)
 
         xml2 = etree.Element("CHI_TIET_THUOC")
-        etree.SubElement(xml2, "DSACH_CHI_TIET_THUOC")
+        drug_list = etree.SubElement(xml2, "DSACH_CHI_TIET_THUOC")
+        for number, (drug, split) in enumerate(zip(drugs, drug_splits, strict=True), start=1):
+            row = etree.SubElement(drug_list, "CHI_TIET_THUOC")
+            for tag, value in (
+                ("MA_LK", code), ("STT", number), ("MA_THUOC", drug.drug.bhyt_code),
+                ("MA_NHOM", DRUG_GROUP if drug.drug.bhyt_rate == 100 else DRUG_GROUP_AT_A_RATE),
+                ("TEN_THUOC", drug.name), ("DON_VI_TINH", drug.unit), ("HAM_LUONG", drug.strength),
+                ("LIEU_DUNG", drug.dose), ("CACH_DUNG", drug.instructions),
+                ("SO_DANG_KY", drug.drug.registration_no), ("PHAM_VI", PHAM_VI_IN_BENEFIT),
+                ("TYLE_TT_BH", drug.drug.bhyt_rate), ("SO_LUONG", drug.quantity),
+                ("DON_GIA", drug.drug.insurance_price), ("THANH_TIEN_BV", split.amount),
+                ("THANH_TIEN_BH", split.insured_base), ("MUC_HUONG", split.share_percent),
+                ("T_BNTT", split.amount - split.insured_base), ("T_BNCCT", split.insured_base - split.insurance_pays),
+                ("T_BHTT", split.insurance_pays), ("NGAY_YL", started.strftime("%Y%m%d%H%M"))):
+                _add(row, tag, value)
 
         xml3 = etree.Element("CHI_TIET_DVKT")
         listing = etree.SubElement(xml3, "DSACH_CHI_TIET_DVKT")
@@ -265,11 +332,13 @@ class ClaimService:
         return validated("giamdinhhs", envelope), insurer
 
     def _save(self, visit: _Visit, state: str, reason: str | None, file_name: str | None, insurer: int, actor: str,
-              now: datetime, codes: list[str], *, count: bool = False) -> dict[str, Any]:
+              now: datetime, codes: list[str], *, count: bool = False,
+              left_out: list[dict[str, str]] | None = None) -> dict[str, Any]:
         with self.db.write() as connection:
             row = connection.execute(select(CLAIM).where(CLAIM.c.visit_id == visit.id)).first()
             values = {"state": state, "reason": reason[:300] if reason else None, "file_name": file_name,
-                      "insurance_pays": insurer, "updated_at": now, "updated_by": actor[:64]}
+                      "insurance_pays": insurer, "updated_at": now, "updated_by": actor[:64],
+                      "lines_left_out": left_out or []}
             if row is None:
                 connection.execute(insert(CLAIM).values(visit_id=visit.id, day=visit.day, exports=int(count),
                                                         **values))
@@ -278,14 +347,17 @@ class ClaimService:
                     exports=row.exports + int(count), **values))
             connection.execute(insert(AuditEntry).values(at=now, actor=actor[:64], action=f"insurance.claim_{state}",
                                                          subject=f"visit:{visit.id}",
-                                                         detail={"file": file_name, "reasons": codes}))
+                                                         detail={"file": file_name, "reasons": codes,
+                                                                 "lines_left_out": [line["reason"] for line in
+                                                                                    left_out or []]}))
         return {**self.claim(visit.id), "reasons": codes}
 
 
 def _claim_view(row: Any) -> dict[str, Any]:
     return {"visit_id": row.visit_id, "visit_code": f"LK{row.visit_id:06d}", "day": row.day.isoformat(),
             "state": row.state, "reason": row.reason, "file_name": row.file_name,
-            "insurance_pays": row.insurance_pays, "exports": row.exports, "updated_at": row.updated_at.isoformat(),
+            "insurance_pays": row.insurance_pays, "lines_left_out": row.lines_left_out or [],
+            "exports": row.exports, "updated_at": row.updated_at.isoformat(),
             "updated_by": row.updated_by}
 
 

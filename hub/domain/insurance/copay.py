@@ -11,12 +11,12 @@ the patient's. The one rounding rule (floor for the insurer) keeps insurer + pat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from hub.domain.insurance.rules import InsuranceRules
+from hub.domain.insurance.rules import InsuranceRules, ItemPrice
 
 Route = Literal["in_route", "out_of_route"]
 # Why a visit is in route: registered here, referred here (giấy chuyển tuyến), or an emergency.
@@ -67,8 +67,13 @@ def visit_share(rules: InsuranceRules, terms: Terms, insured_cost: int) -> tuple
     return rules.level_share(terms.benefit_level, terms.day) * rules.out_of_route_percent(terms.day), 10_000, False
 
 
-def split_lines(lines: Sequence[Line], terms: Terms | None, rules: InsuranceRules) -> list[Split]:
-    """Each line split; `terms` None (no card accepted, fee-paying, not yet checked) means the patient pays all."""
+def split_lines(lines: Sequence[Line], terms: Terms | None, rules: InsuranceRules, *,
+                items: Mapping[str, ItemPrice] | None = None, share_cost: int | None = None) -> list[Split]:
+    """Each line split; `terms` None (no card accepted, fee-paying, not yet checked) means the patient pays all.
+
+    `items` prices the lines instead of config/insurance.toml's [items] (the claim's drug lines, priced from
+    the drug catalogue); `share_cost` is the visit's insured cost the small-bill rule is judged on when it
+    is not these lines alone (drug lines take the share the rest of the visit was split with)."""
     for line in lines:
         if isinstance(line.amount, bool) or not isinstance(line.amount, int) or line.amount < 0:
             raise ValueError(f"line {line.key}: amount must be a whole, non-negative number of VND")
@@ -76,10 +81,11 @@ def split_lines(lines: Sequence[Line], terms: Terms | None, rules: InsuranceRule
         return [Split(line.key, line.amount, 0, line.amount, False, 0, 0) for line in lines]
     bases = []
     for line in lines:
-        item = rules.item(line.code)
+        item = items.get(line.code) if items is not None else rules.item(line.code)
         covered = item is not None and item.covered
         bases.append((line, covered, min(item.insurance_price, line.amount) if covered and item else 0))
-    numerator, denominator, _small = visit_share(rules, terms, sum(base for _line, _c, base in bases))
+    insured_cost = sum(base for _line, _c, base in bases) if share_cost is None else share_cost
+    numerator, denominator, _small = visit_share(rules, terms, insured_cost)
     splits = []
     for line, covered, base in bases:
         insurer = base * numerator // denominator

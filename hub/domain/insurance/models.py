@@ -68,6 +68,8 @@ class Claim(Base):
     reason: Mapped[str | None] = mapped_column(String(300))  # the insurer's rejection, or why it cannot go
     file_name: Mapped[str | None] = mapped_column(String(200))
     insurance_pays: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Prescription lines not claimed in XML2, each {"name", "reason", "message"} (not in the catalogue...).
+    lines_left_out: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     exports: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str] = mapped_column(String(64))

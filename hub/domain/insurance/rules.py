@@ -57,6 +57,9 @@ class GatewaySettings(_Strict):
     kind: Literal["simulated", "portal"] = "simulated"
     cards_file: str = "insurance_cards.toml"
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 5
+    # At arrival (the kiosk's scan, a ticket being issued) the patient is standing there, and the kiosk
+    # gives up on the hub after 4 s: a slower answer waits for the re-check instead ("not yet checked").
+    arrival_timeout_s: Annotated[float, Field(gt=0, le=3)] = 2
     recheck_every_s: Annotated[float, Field(gt=0)] = 120
     base_url: str = ""
     username: str = ""

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, insert, select, update
 
 from hub.db import Database, upsert
+from hub.domain.billing.service import PaymentRecorded
 from hub.domain.common.clock import Clock, local_day
 from hub.domain.common.errors import Invalid, NotFound
 from hub.domain.common.events import Event, EventBus
@@ -96,6 +97,18 @@ class InsuranceService:
         query = self._query(card_code, national_id, full_name, date_of_birth)
         return self._ask(query)
 
+    def arrival_answer(self, *, card_code: str | None = None, national_id: str | None = None,
+                       full_name: str | None = None, date_of_birth: date | None = None) -> dict[str, Any]:
+        """The kiosk's answer at a CCCD scan or a typed card: the check, the payer words and the line to
+        offer first. Asked with the short arrival timeout: a portal that is slow or down gives "not yet
+        checked" in time for the kiosk, never an error that stops the patient."""
+        query = self._query(card_code, national_id, full_name, date_of_birth)
+        check = self._ask(query, self.rules.gateway.arrival_timeout_s)
+        status = check["status"]
+        return {"status": status, "reason": check.get("reason"), "message": check.get("message"),
+                "benefit_level": check.get("benefit_level"), "service": self.line_for(status),
+                **{k: v for k, v in payer_view(status).items() if k != "status"}}
+
     def _query(self, card_code: str | None, national_id: str | None, full_name: str | None,
                date_of_birth: date | None) -> CardQuery:
         if bool(card_code) == bool(national_id):
@@ -105,21 +118,21 @@ class InsuranceService:
         nid = cards.check_national_id(national_id) if national_id else None
         return CardQuery(code, nid, full_name, date_of_birth, local_day(self.clock.now(), self.tz))
 
-    def _ask(self, query: CardQuery) -> dict[str, Any]:
+    def _ask(self, query: CardQuery, timeout_s: float | None = None) -> dict[str, Any]:
         now = self.clock.now()
         cached = self._answers.get(query)
         if cached is not None and (now - cached[0]).total_seconds() < ANSWER_TTL_S:
             return cached[1]
-        view = self._ask_gateway(query)
+        view = self._ask_gateway(query, timeout_s or self.timeout_s)
         if view["status"] != UNCHECKED:
             if len(self._answers) > 1000:  # a day's kiosk traffic at most; old answers are worthless
                 self._answers.clear()
             self._answers[query] = (now, view)
         return view
 
-    def _ask_gateway(self, query: CardQuery) -> dict[str, Any]:
+    def _ask_gateway(self, query: CardQuery, timeout_s: float) -> dict[str, Any]:
         try:
-            answer = self.gateway.check(query, self.timeout_s)
+            answer = self.gateway.check(query, timeout_s)
         except GatewayDown as exc:
             log.warning("insurance gateway %s: %s", self.gateway.name, exc)
             return {"status": UNCHECKED, "reason": "gateway_down", "card_code": query.card_code,
@@ -131,7 +144,8 @@ class InsuranceService:
         return view
 
     def check_visit(self, visit_id: int, *, card_code: str | None = None, national_id: str | None = None,
-                    route_reason: str | None = None, actor: str = "system") -> dict[str, Any]:
+                    route_reason: str | None = None, actor: str = "system",
+                    timeout_s: float | None = None) -> dict[str, Any]:
         """Check the card for a visit and record the outcome; the patient's name and birth date go with it."""
         if route_reason is not None and route_reason not in ("referral", "emergency"):
             raise Invalid("bad_route_reason", "route_reason: referral or emergency")
@@ -139,13 +153,15 @@ class InsuranceService:
             patient = self._visit_patient(connection, visit_id)
         query = self._query(card_code, national_id, patient.full_name if patient else None,
                             patient.date_of_birth if patient else None)
-        result = self._ask(query)
+        result = self._ask(query, timeout_s)
         self._record(visit_id, result, query, route_reason, actor, patient.id if patient else None)
         return self.visit_coverage(visit_id)
 
     def line_for(self, status: str) -> str | None:
-        """The service the kiosk sends this payer to, when config/insurance.toml [lines] separates them."""
-        line = self.rules.lines.insured if status == ELIGIBLE else self.rules.lines.fee_paying
+        """The service the kiosk sends this payer to, when config/insurance.toml [lines] separates them.
+        A card not yet checked (portal down) goes to the insured line: the patient came with a card, most
+        such cards are valid, and the re-check settles it; the bill stays fee-paying until then."""
+        line = self.rules.lines.insured if status in (ELIGIBLE, UNCHECKED) else self.rules.lines.fee_paying
         return line or None
 
     def on_ticket(self, visit_id: int, patient_code: str | None, *, actor: str) -> dict[str, Any] | None:
@@ -165,7 +181,9 @@ class InsuranceService:
             nid = None if code else patient.national_id
             if code or nid:
                 try:
-                    self.check_visit(visit_id, card_code=code, national_id=nid, actor=actor)
+                    # The ticket is being printed for a patient at the kiosk: the short timeout.
+                    self.check_visit(visit_id, card_code=code, national_id=nid, actor=actor,
+                                     timeout_s=self.rules.gateway.arrival_timeout_s)
                 except Invalid:
                     log.warning("visit %s: the card on file is not valid; left fee-paying", visit_id)
         return payer_view(self.visit_coverage(visit_id)["status"])
@@ -243,6 +261,8 @@ class InsuranceService:
         scheduler.add_job("insurance.recheck", self.recheck_pending, every_seconds=self.rules.gateway.recheck_every_s)
         if self.claims is not None:
             scheduler.add_job("insurance.claims", self._export_today, at=self.rules.claims.export_at)
+            # A voided payment reverses the fund's part as well: its visit's exported claim goes back to draft.
+            self.bus.subscribe(PaymentRecorded, lambda event: self.claims.on_payment(event.payment))
 
     def _export_today(self, now: datetime) -> None:
         """End of day: the day's insured visits to claim files (re-exports what changed since)."""
@@ -343,11 +363,11 @@ class InsuranceService:
 def payer_view(status: str) -> dict[str, Any]:
     """What a ticket and a screen say about the payer."""
     if status == ELIGIBLE:
-        return {"status": status, "payer": "bhyt", "label": "BHYT", "label_en": "Health insurance"}
+        return {"status": status, "payer": "bhyt", "label": "Khám BHYT", "label_en": "Health insurance visit"}
     if status == UNCHECKED:
-        return {"status": status, "payer": "bhyt_pending", "label": "BHYT (chưa kiểm tra)",
-                "label_en": "Insurance (not yet checked)"}
-    return {"status": status, "payer": "dich_vu", "label": "Dịch vụ", "label_en": "Fee-paying"}
+        return {"status": status, "payer": "bhyt_pending", "label": "Khám BHYT (chưa kiểm tra)",
+                "label_en": "Health insurance visit (not yet checked)"}
+    return {"status": status, "payer": "dich_vu", "label": "Khám dịch vụ", "label_en": "Fee-paying visit"}
 
 
 def _coverage_view(row: Any) -> dict[str, Any]:
