@@ -111,6 +111,16 @@ def test_doctor_prescribes_from_the_catalogue_and_free_text(hub: HubProcess, bro
         expect(rows.nth(0).locator("input[name=dose]")).to_have_value("1 viên x 3 lần/ngày")
         expect(rows.nth(1).locator("input[name=name]")).to_have_value("Oresol 245")
         expect(form.locator("input[name=weight_kg]")).to_have_value("55.5")
+        # The prints of the saved record open from the form.
+        link = page.locator('#prints a[data-print="prescription"]')
+        expect(link).to_have_attribute("href", f"/doctor/visits/{ticket['visit_id']}/print/prescription")
+        with page.context.expect_page() as opened:
+            link.click()
+        sheet = opened.value
+        sheet.wait_for_load_state()
+        expect(sheet.locator("#rx-lines li")).to_have_count(2)
+        expect(sheet.locator("#weight")).to_have_text("55,5 kg")  # measured, so shown for an adult too
+        sheet.close()
         assert page.errors == []
     finally:
         page.context.close()
