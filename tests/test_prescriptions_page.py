@@ -196,6 +196,13 @@ def test_the_a5_prescription_of_a_child_prints_lines_weight_and_the_re_exam_date
         expect(page.locator("#rx-text")).to_contain_text("Cho trẻ uống nhiều nước")
         expect(page.locator("#diagnosis")).to_contain_text("(J06.9)")
         page.screenshot(path=str(artifact("print-prescription-child.png")), full_page=True)
+        # As printed: the whole prescription fits one A5 sheet inside the 10 mm margins (190 mm ≈ 718 px).
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": 483, "height": 718})  # 128 mm × 190 mm, the printable area
+        box = sheet.bounding_box()
+        assert box is not None and box["height"] <= 718, box
+        page.screenshot(path=str(artifact("print-prescription-child-a5.png")))
+        page.emulate_media(media="screen")
         html = page.content()
         assert "16,5 kg" in html and f"{day:%d/%m/%Y}" in html and "Amoxicilin" in html
         # The visit summary carries the same drugs and re-exam date.
