@@ -25,7 +25,7 @@ from tests.test_clinical_api import Api, patient_visit
 
 PARA = {"drug_code": "para-500", "dose": "1 viên x 3 lần/ngày", "days": 3, "quantity": 9,
         "instructions": "uống sau ăn, khi sốt trên 38,5 °C"}
-FREE = {"name": "Men vi sinh Biogaia", "strength": "", "form": "giọt", "unit": "lọ", "route": "uống",
+FREE = {"name": "Bio-acimin Gold", "strength": "", "form": "giọt", "unit": "lọ", "route": "uống",
         "dose": "5 giọt/ngày", "quantity": 1}
 
 
@@ -47,7 +47,7 @@ def test_a_catalogue_code_fills_the_drug_and_a_free_text_line_keeps_what_was_typ
     assert para == PrescriptionLine(drug_code="para-500", name="Paracetamol 500 mg", strength="500 mg",
                                     form="viên nén", unit="viên", route="uống", dose="1 viên x 3 lần/ngày", days=3,
                                     quantity=9, instructions="uống sau ăn, khi sốt trên 38,5 °C")
-    assert free.drug_code is None and free.name == "Men vi sinh Biogaia" and free.unit == "lọ" and free.days is None
+    assert free.drug_code is None and free.name == "Bio-acimin Gold" and free.unit == "lọ" and free.days is None
 
 
 @pytest.mark.parametrize(("line", "code", "says"), [
@@ -75,7 +75,7 @@ def test_a_bad_line_is_refused_with_a_clear_error(clinic: ClinicConfig, line: di
 
 def test_lines_of_reads_an_exam_dict_a_row_and_nothing() -> None:
     stored = {"prescription_lines": [{**FREE, "drug_code": None, "days": None, "instructions": ""}]}
-    assert [line.name for line in lines_of(stored)] == ["Men vi sinh Biogaia"]
+    assert [line.name for line in lines_of(stored)] == ["Bio-acimin Gold"]
     assert lines_of(None) == [] and lines_of({"prescription_lines": None}) == []
     assert age_in_months(date(2020, 12, 8), date(2026, 12, 7)) == 71
 
@@ -85,7 +85,7 @@ def test_the_exam_api_stores_and_returns_the_lines_beside_the_free_text(api: Api
     body = {"diagnosis_code": "J06.9", "prescription": "Uống nhiều nước, tái khám nếu sốt cao.",
             "prescription_lines": [PARA, FREE], "weight_kg": 52.5, "height_cm": 158, "ticket": ticket["id"]}
     exam = api.ok("PUT", f"/visits/{visit}/exam", body=body)["exam"]
-    assert [line["name"] for line in exam["prescription_lines"]] == ["Paracetamol 500 mg", "Men vi sinh Biogaia"]
+    assert [line["name"] for line in exam["prescription_lines"]] == ["Paracetamol 500 mg", "Bio-acimin Gold"]
     assert exam["prescription_lines"][0]["unit"] == "viên" and exam["prescription_lines"][0]["quantity"] == 9
     assert exam["prescription"].startswith("Uống nhiều nước") and exam["weight_kg"] == 52.5
     assert exam["height_cm"] == 158

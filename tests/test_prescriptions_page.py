@@ -73,10 +73,10 @@ def test_doctor_prescribes_from_the_catalogue_and_free_text(hub: HubProcess, bro
         expect(rows).to_have_count(3)
         free = rows.nth(2)
         expect(free.locator("input[name=name]")).to_be_focused()
-        free.locator("input[name=name]").fill("Oresol 245")
-        free.locator("input[name=strength]").fill("4,1 g")
+        free.locator("input[name=name]").fill("Bio-acimin Gold")
+        free.locator("input[name=strength]").fill("4 g")
         free.locator("input[name=unit]").fill("gói")
-        free.locator("input[name=dose]").fill("1 gói pha 200 ml nước")
+        free.locator("input[name=dose]").fill("1 gói x 2 lần/ngày")
         free.locator("input[name=quantity]").fill("4")
         rows.nth(1).locator("button.remove").click()
         expect(rows).to_have_count(2)
@@ -97,8 +97,8 @@ def test_doctor_prescribes_from_the_catalogue_and_free_text(hub: HubProcess, bro
         exam = api(hub, "GET", f"/visits/{ticket['visit_id']}/exam", "nurse")["exam"]
         assert [(line["drug_code"], line["name"], line["quantity"], line["unit"]) for line in
                 exam["prescription_lines"]] == [("para-500", "Paracetamol 500 mg", 9, "viên"),
-                                                (None, "Oresol 245", 4, "gói")]
-        assert exam["prescription_lines"][0]["days"] == 3 and exam["prescription_lines"][1]["strength"] == "4,1 g"
+                                                (None, "Bio-acimin Gold", 4, "gói")]
+        assert exam["prescription_lines"][0]["days"] == 3 and exam["prescription_lines"][1]["strength"] == "4 g"
         assert exam["prescription_lines"][0]["instructions"] == "uống sau ăn, khi sốt trên 38,5 độ"
         assert exam["weight_kg"] == 55.5 and exam["prescription"].startswith("Uống nhiều nước")
 
@@ -109,8 +109,18 @@ def test_doctor_prescribes_from_the_catalogue_and_free_text(hub: HubProcess, bro
         expect(rows.nth(0).locator(".drug-name")).to_have_text("Paracetamol 500 mg")
         expect(rows.nth(0).locator("input[name=quantity]")).to_have_value("9")
         expect(rows.nth(0).locator("input[name=dose]")).to_have_value("1 viên x 3 lần/ngày")
-        expect(rows.nth(1).locator("input[name=name]")).to_have_value("Oresol 245")
+        expect(rows.nth(1).locator("input[name=name]")).to_have_value("Bio-acimin Gold")
         expect(form.locator("input[name=weight_kg]")).to_have_value("55.5")
+        # The prints of the saved record open from the form.
+        link = page.locator('#prints a[data-print="prescription"]')
+        expect(link).to_have_attribute("href", f"/doctor/visits/{ticket['visit_id']}/print/prescription")
+        with page.context.expect_page() as opened:
+            link.click()
+        sheet = opened.value
+        sheet.wait_for_load_state()
+        expect(sheet.locator("#rx-lines li")).to_have_count(2)
+        expect(sheet.locator("#weight")).to_have_text("55,5 kg")  # measured, so shown for an adult too
+        sheet.close()
         assert page.errors == []
     finally:
         page.context.close()
@@ -130,9 +140,11 @@ def test_the_a5_prescription_of_a_child_prints_lines_weight_and_the_re_exam_date
     visit = ticket["visit_id"]
     syrup = {"drug_code": "amox-250-siro", "dose": "5 ml x 2 lần/ngày", "days": 7, "quantity": 1,
              "instructions": "uống sau ăn, lắc kỹ trước khi dùng"}
-    oresol = {"name": "Oresol 245", "strength": "4,1 g", "form": "thuốc bột", "unit": "gói", "route": "uống",
-              "dose": "1 gói pha 200 ml nước, uống dần trong ngày", "quantity": 4}
-    exam = {"diagnosis_code": "J06.9", "prescription_lines": [syrup, oresol],
+    # Oresol from the catalogue; a probiotic that is not in it, as a free-text line.
+    oresol = {"drug_code": "ors", "dose": "1 gói pha 200 ml nước, uống dần trong ngày", "quantity": 4}
+    probiotic = {"name": "Bio-acimin Gold", "strength": "4 g", "form": "cốm", "unit": "gói", "route": "uống",
+                 "dose": "1 gói x 2 lần/ngày", "days": 5, "quantity": 10}
+    exam = {"diagnosis_code": "J06.9", "prescription_lines": [syrup, oresol, probiotic],
             "prescription": "Cho trẻ uống nhiều nước, ăn lỏng. Khám lại ngay nếu sốt cao, khó thở."}
     # Under 72 months the weight is required: the doctor's page says so before and when saving.
     doctor = open_page(browser, hub, "bs.an", "/doctor?counter=p102", viewport=STAFF_SCREEN)
@@ -171,22 +183,32 @@ def test_the_a5_prescription_of_a_child_prints_lines_weight_and_the_re_exam_date
         day = date.fromisoformat(booked["day"])
         expect(page.locator("#re-exam")).to_contain_text(f"ngày {day:%d/%m/%Y} lúc {booked['time']}")
         drugs = page.locator("#rx-lines li")
-        expect(drugs).to_have_count(2)
+        expect(drugs).to_have_count(3)
         expect(drugs.nth(0)).to_contain_text("Amoxicilin 250 mg/5 ml (siro trẻ em)")
         expect(drugs.nth(0).locator(".qty")).to_have_text("SL: 01 chai")  # a leading zero under ten
         expect(drugs.nth(0).locator(".how")).to_have_text("Uống · 5 ml x 2 lần/ngày · 7 ngày · uống sau ăn, lắc kỹ "
                                                           "trước khi dùng")
-        expect(drugs.nth(1)).to_contain_text("Oresol 245 4,1 g (thuốc bột)")
+        expect(drugs.nth(1)).to_contain_text("Oresol 245")
         expect(drugs.nth(1).locator(".qty")).to_have_text("SL: 04 gói")
+        expect(drugs.nth(2)).to_contain_text("Bio-acimin Gold 4 g (cốm)")
+        expect(drugs.nth(2).locator(".qty")).to_have_text("SL: 10 gói")
+        expect(drugs.nth(2).locator(".how")).to_have_text("Uống · 1 gói x 2 lần/ngày · 5 ngày")
         expect(page.locator("#rx-text")).to_contain_text("Cho trẻ uống nhiều nước")
         expect(page.locator("#diagnosis")).to_contain_text("(J06.9)")
         page.screenshot(path=str(artifact("print-prescription-child.png")), full_page=True)
+        # As printed: the whole prescription fits one A5 sheet inside the 10 mm margins (190 mm ≈ 718 px).
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": 483, "height": 718})  # 128 mm × 190 mm, the printable area
+        box = sheet.bounding_box()
+        assert box is not None and box["height"] <= 718, box
+        page.screenshot(path=str(artifact("print-prescription-child-a5.png")))
+        page.emulate_media(media="screen")
         html = page.content()
         assert "16,5 kg" in html and f"{day:%d/%m/%Y}" in html and "Amoxicilin" in html
         # The visit summary carries the same drugs and re-exam date.
         page.goto(hub.url + f"/doctor/visits/{visit}/print/summary")
         expect(page.locator("#print h1")).to_have_text("TÓM TẮT LƯỢT KHÁM")
-        expect(page.locator("#rx-lines li")).to_have_count(2)
+        expect(page.locator("#rx-lines li")).to_have_count(3)
         expect(page.locator("#re-exam")).to_contain_text(f"{day:%d/%m/%Y}")
         assert page.errors == []
     finally:

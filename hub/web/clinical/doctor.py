@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, flash, render_template, request, session
+from flask import Blueprint, abort, flash, render_template, request, session, url_for
 
 from hub.api.hub_access import current_hub
 from hub.config import ClinicConfig, CounterConfig
@@ -165,6 +165,9 @@ def page_setup(clinic: ClinicConfig, room: CounterConfig, doctor: Any) -> dict[s
         "catalogue": [{"code": i.code, "name": i.name_en if english else i.name, "kind": i.kind,
                        "service": i.service, "price": i.price} for i in clinic.catalogue],
         "lang": current_lang(),
+        # The clinical prints of a visit: {visit} and {kind} filled in by the page.
+        "print_url": url_for("doctor.clinical_print", visit_id=0, kind="KIND").replace("/0/", "/{visit}/")
+                                                                             .replace("KIND", "{kind}"),
         "timezone": clinic.site.timezone,
         "labels": {key: tr(vi, en) for key, (vi, en) in LABELS.items()},
     }

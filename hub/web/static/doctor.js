@@ -261,6 +261,9 @@
       if ($(id)) { $(id).hidden = anonymous; }
     });
     if (!anonymous) { $("id-results").textContent = ""; $("id-duplicates").textContent = ""; }
+    Array.prototype.forEach.call($("prints").querySelectorAll("a[data-print]"), function (link) {
+      link.href = C.fill(setup.print_url, { visit: v.id, kind: link.dataset.print });
+    });
   }
 
   // ------------------------------------------------------------------ identify this patient
