@@ -6,5 +6,7 @@ claims file (XML 130/QĐ-BYT).
 Billing does not import this package: build_hub hands `InsuranceService.split_bill_items` to billing as
 its splitter.
 
-May import: common, patients, queue, clinical.
+It listens to billing's payment events (a voided payment takes the visit's claim back to draft).
+
+May import: common, patients, queue, clinical, billing.
 """
