@@ -15,13 +15,16 @@ from pathlib import Path
 import requests
 
 from hub.config import load_config
-from hub.core import build_hub
+from hub.core import Hub, build_hub
+from hub.domain.common.clock import Clock
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CLINICQ = Path(sys.executable).with_name("clinicq")
 DEVICE_TOKEN_NAME = "kp-p103"  # config/devices.toml: the keypad of counter p103
 ROLES = ("kiosk", "nurse", "reception", "doctor", "lab", "cashier", "admin", "device")
+# A staff account to seed: (username, full name, role, password) or the same with the counter last.
+Account = tuple[str, str, str, str] | tuple[str, str, str, str, str | None]
 
 
 @dataclass
@@ -56,6 +59,21 @@ class HubProcess:
                 self.tokens[role] = hub.tokens.create(role, DEVICE_TOKEN_NAME if role == "device" else f"test-{role}")
         finally:
             hub.close()
+
+    @contextmanager
+    def offline(self, clock: Clock | None = None) -> Iterator[Hub]:
+        """The hub's services on its database while the process is not running: to seed staff, patients, days."""
+        hub = build_hub(load_config(self.config_dir, env=self.env), var_dir=self.var_dir, db_url=self.db_url,
+                        clock=clock)
+        try:
+            yield hub
+        finally:
+            hub.close()
+
+    def add_staff(self, *accounts: Account) -> None:
+        with self.offline() as hub:
+            for username, full_name, role, password, *counter in accounts:
+                hub.staff.add(username, full_name, role, password, counter=counter[0] if counter else None)
 
     def start(self, timeout: float = 30.0) -> None:
         log = open(self.var_dir / "hub.log", "ab")  # noqa: SIM115 - lives as long as the process
@@ -103,11 +121,21 @@ class HubProcess:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
-def start_hub(var_dir: Path, **kwargs: object) -> HubProcess:
+def new_hub(var_dir: Path, **kwargs: object) -> HubProcess:
+    """A hub on a new SQLite file in var_dir, its tokens made, not started yet (seed it, then start())."""
     var_dir.mkdir(parents=True, exist_ok=True)
     hub = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port(), **kwargs)
     hub.create_tokens()
-    hub.start()
+    return hub
+
+
+def start_hub(var_dir: Path, *, staff: tuple[Account, ...] = (), start_timeout: float = 30.0,
+              **kwargs: object) -> HubProcess:
+    """A running hub on a new SQLite file, with these staff accounts."""
+    hub = new_hub(var_dir, **kwargs)
+    if staff:
+        hub.add_staff(*staff)
+    hub.start(timeout=start_timeout)
     return hub
 
 

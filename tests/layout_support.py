@@ -17,9 +17,7 @@ from urllib.parse import urlsplit
 import requests
 
 from hub.config import load_config
-from hub.core import build_hub
-from tests.hub_server import ROOT, HubProcess
-from tests.support import free_port
+from tests.hub_server import ROOT, HubProcess, start_hub
 
 COUNTERS_WANTED = 40
 # Long names as real departments have them: the board must fit these, not "Phòng 101".
@@ -64,19 +62,8 @@ def busy_config(target: Path) -> Path:
 
 def start_busy_hub(base: Path) -> HubProcess:
     config_dir = busy_config(base / "config")
-    var_dir = base / "var"
-    var_dir.mkdir()
-    process = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port(),
-                         config_dir=config_dir)
-    process.create_tokens()
-    setup = build_hub(load_config(config_dir, env={}), var_dir=var_dir, db_url=process.db_url)
-    try:
-        for username, full_name, role, counter, password in STAFF:
-            setup.staff.add(username, full_name, role, password, counter=counter)
-    finally:
-        setup.close()
-    process.start(timeout=60)
-    return process
+    return start_hub(base / "var", config_dir=config_dir, start_timeout=60, staff=tuple(
+        (username, full_name, role, password, counter) for username, full_name, role, counter, password in STAFF))
 
 
 def busy_morning(hub: HubProcess) -> dict[str, Any]:

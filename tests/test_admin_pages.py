@@ -25,9 +25,8 @@ from kiosk.outbox import Outbox
 from kiosk.settings import KioskSettings
 from kiosk.store import LocalStore
 from tests.browser import artifact, browser  # noqa: F401 - the fixture is used by name
-from tests.hub_server import HubProcess
+from tests.hub_server import HubProcess, start_hub
 from tests.sio_client import Listener
-from tests.support import free_port
 
 pytestmark = pytest.mark.browser
 ADMIN, ADMIN_PASSWORD = "quan.tri", "quan-tri-456"
@@ -40,15 +39,8 @@ ADMIN_PAGES = ("/admin/staff", "/admin/structure/services", "/admin/structure/co
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     var_dir = tmp_path_factory.mktemp("hub-admin")
-    process = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port(),
-                         env={"CLINICQ_STRUCTURE_POLL_S": "0.5"})
-    process.create_tokens()
-    setup = build_hub(load_config(process.config_dir, env={}), var_dir=var_dir, db_url=process.db_url)
-    try:
-        setup.staff.add(ADMIN, "Trần Văn Quản", "admin", ADMIN_PASSWORD)
-    finally:
-        setup.close()
-    process.start()
+    process = start_hub(var_dir, env={"CLINICQ_STRUCTURE_POLL_S": "0.5"},
+                        staff=((ADMIN, "Trần Văn Quản", "admin", ADMIN_PASSWORD),))
     yield process
     process.stop()
 

@@ -18,8 +18,7 @@ from hub.core import build_hub
 from hub.domain.billing.vietqr import parse_payload
 from hub.domain.clinical.models import ClinicalOrder
 from tests.browser import artifact, browser  # noqa: F401 - the fixture
-from tests.hub_server import HubProcess
-from tests.support import free_port
+from tests.hub_server import HubProcess, start_hub
 
 pytestmark = pytest.mark.browser
 PASSWORD = "thu-ngan-123"
@@ -30,15 +29,8 @@ INVOICE = re.compile(r"^HB-\d{4}-(\d{6})$")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     """A hub process with a cashier at counter q5 and a receptionist."""
     var_dir = tmp_path_factory.mktemp("hub-cashier")
-    process = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port())
-    process.create_tokens()
-    setup = build_hub(load_config(process.config_dir, env={}), var_dir=var_dir, db_url=process.db_url)
-    try:
-        setup.staff.add("thu.ngan", "Phạm Thu Ngân", "cashier", PASSWORD, counter="q5")
-        setup.staff.add("tiep.don", "Lê Tiếp Đón", "reception", PASSWORD, counter="q1")
-    finally:
-        setup.close()
-    process.start()
+    process = start_hub(var_dir, staff=(("thu.ngan", "Phạm Thu Ngân", "cashier", PASSWORD, "q5"),
+                                        ("tiep.don", "Lê Tiếp Đón", "reception", PASSWORD, "q1")))
     yield process
     process.stop()
 

@@ -12,12 +12,9 @@ from typing import Any
 import pytest
 import requests
 
-from hub.config import load_config
-from hub.core import build_hub
 from tests.browser import artifact, browser  # noqa: F401 - the fixture
-from tests.hub_server import HubProcess
+from tests.hub_server import HubProcess, start_hub
 from tests.sio_client import Listener
-from tests.support import free_port
 
 pytestmark = pytest.mark.browser
 PASSWORD = "mat-khau-123"
@@ -35,15 +32,8 @@ STAFF = (  # username, full name, role, counter
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     """A hub process whose database has the staff accounts before it starts."""
     var_dir = tmp_path_factory.mktemp("hub-console")
-    process = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port())
-    process.create_tokens()
-    setup = build_hub(load_config(process.config_dir, env={}), var_dir=var_dir, db_url=process.db_url)
-    try:
-        for username, full_name, role, counter in STAFF:
-            setup.staff.add(username, full_name, role, PASSWORD, counter=counter)
-    finally:
-        setup.close()
-    process.start()
+    process = start_hub(var_dir, staff=tuple((username, full_name, role, PASSWORD, counter)
+                                             for username, full_name, role, counter in STAFF))
     yield process
     process.stop()
 

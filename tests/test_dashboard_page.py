@@ -9,11 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from hub.config import load_config
-from hub.core import build_hub
 from tests.browser import artifact, browser  # noqa: F401 - the fixture
-from tests.hub_server import HubProcess
-from tests.support import free_port
+from tests.hub_server import HubProcess, new_hub
 from tests.test_reports_history import LOCAL, write_week
 
 pytestmark = pytest.mark.browser
@@ -28,16 +25,12 @@ MONDAYS = [LAST_MONDAY - timedelta(days=7 * n) for n in range(3)]
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     """A hub with three weeks of history, a manager and a nurse."""
     var_dir = tmp_path_factory.mktemp("hub-reports")
-    process = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port())
-    process.create_tokens()
-    setup = build_hub(load_config(process.config_dir, env={}), var_dir=var_dir, db_url=process.db_url)
-    try:
-        setup.staff.add("quan.ly", "Trần Quản Lý", "admin", PASSWORD)
-        setup.staff.add("dieu.duong", "Lê Điều Dưỡng", "nurse", PASSWORD, counter="p101")
+    process = new_hub(var_dir)
+    process.add_staff(("quan.ly", "Trần Quản Lý", "admin", PASSWORD),
+                      ("dieu.duong", "Lê Điều Dưỡng", "nurse", PASSWORD, "p101"))
+    with process.offline() as setup:
         for monday in MONDAYS:
             write_week(setup, monday)
-    finally:
-        setup.close()
     process.start()
     yield process
     process.stop()

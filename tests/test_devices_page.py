@@ -21,11 +21,9 @@ import pytest
 import requests
 
 from hub.config import load_config
-from hub.core import build_hub
 from tests.browser import artifact, browser  # noqa: F401 - the fixture is used by name
-from tests.hub_server import HubProcess
+from tests.hub_server import HubProcess, start_hub
 from tests.mqtt_broker import MosquittoBroker, mosquitto_fixture
-from tests.support import free_port
 from tests.test_doctor_page import PASSWORD, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
@@ -70,15 +68,8 @@ for line in sys.stdin:
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoBroker) -> Iterator[HubProcess]:
     var_dir = tmp_path_factory.mktemp("hub-devices")
-    process = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port(),
-                         extra_args=["--mqtt", mosquitto.url])
-    process.create_tokens()
-    setup = build_hub(load_config(process.config_dir, env={}), var_dir=var_dir, db_url=process.db_url)
-    try:
-        setup.staff.add("dd.hoa", "Nguyễn Thị Hoa", "nurse", PASSWORD)
-    finally:
-        setup.close()
-    process.start()
+    process = start_hub(var_dir, extra_args=["--mqtt", mosquitto.url],
+                        staff=(("dd.hoa", "Nguyễn Thị Hoa", "nurse", PASSWORD),))
     assert process.wait_for_mqtt() == "ok"
     yield process
     process.stop()

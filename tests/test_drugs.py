@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub.config import ClinicConfig
+import pytest
+from pydantic import ValidationError
+
+from hub.config import ClinicConfig, Drug
 from hub.db import Database
 from hub.domain.common.clock import VirtualClock
 from tests.test_clinical import Clinic
@@ -35,3 +38,14 @@ def test_drugs_api(tmp_path: Path, clinic: ClinicConfig, clock: VirtualClock) ->
         assert api.ok("GET", "/drugs?q=" + "x" * 500)["drugs"] == []
     finally:
         hub.close()
+
+
+def test_the_catalogue_tolerates_keys_of_other_areas() -> None:
+    """Insurance adds its own keys (bhyt_code, insurance_price) to the same entries: the clinical loader keeps
+    its fields and checks them as before."""
+    entry = {"code": "para-500", "name": "Paracetamol 500 mg", "ingredient": "Paracetamol", "strength": "500 mg",
+             "form": "viên nén", "unit": "viên", "route": "uống"}
+    drug = Drug.model_validate({**entry, "bhyt_code": "40.17", "insurance_price": 350})
+    assert drug.unit == "viên" and drug.route == "uống"
+    with pytest.raises(ValidationError):
+        Drug.model_validate({**entry, "route": "bay"})

@@ -11,21 +11,17 @@ import pytest
 import requests
 
 from hub.app import create_app
-from hub.config import ClinicConfig, load_config
+from hub.config import ClinicConfig
 from hub.core import build_hub
 from hub.domain.staff.accounts import MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS
-from tests.hub_server import ROOT, HubProcess, start_hub
+from tests.hub_server import HubProcess, start_hub
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    process = start_hub(tmp_path_factory.mktemp("hub-login"))
-    built = build_hub(load_config(ROOT / "config", env={}), var_dir=process.var_dir, db_url=process.db_url)
-    try:
-        built.staff.add("quan.tri", "Trần Văn Quản", "admin", "quan-tri-456")
-        built.staff.add("lan.nguyen", "Nguyễn Thị Lan", "nurse", "dieu-duong-123")
-    finally:
-        built.close()
+    process = start_hub(tmp_path_factory.mktemp("hub-login"), staff=(
+        ("quan.tri", "Trần Văn Quản", "admin", "quan-tri-456"),
+        ("lan.nguyen", "Nguyễn Thị Lan", "nurse", "dieu-duong-123")))
     yield process
     assert process.stop() == 0, process.log_tail()
 

@@ -81,6 +81,16 @@ def test_lab_enters_results_and_the_patient_returns(hub: HubProcess, browser: An
         expect(row.locator(".flagged")).to_have_text("2 chỉ số bất thường")
         expect(row.locator("tr.flag-H")).to_contain_text("12,5 G/L")
         lab.screenshot(path=str(artifact("lab-resulted.png")), full_page=True)
+        # The lab prints the result sheet of the visit: Vietnamese decimals, the range, the flag.
+        link = block.locator("a.print-results")
+        expect(link).to_have_text("In phiếu kết quả (A4)")
+        sheet = lab.context.new_page()
+        sheet.goto(hub.url + link.get_attribute("href"))
+        expect(sheet.locator('tr[data-code="WBC"] td.value')).to_have_text("12,5")
+        expect(sheet.locator('tr[data-code="WBC"]')).to_contain_text("4 – 10")
+        expect(sheet.locator('tr[data-code="HGB"]')).to_have_class("flag")
+        sheet.screenshot(path=str(artifact("lab-result-sheet.png")), full_page=True)
+        sheet.close()
 
         # The doctor sees the results at once, flags included; no return yet (the X-ray is pending).
         result_row = doctor.locator('#orders tr[data-item="xn-ctm"]')

@@ -37,11 +37,9 @@ import zxingcpp
 from PIL import Image
 
 from firmware_sim.printer_emulator import PrinterEmulator
-from hub.config import load_config
-from hub.core import build_hub
 from hub.formatting import format_money
 from tests.browser import artifact, browser  # noqa: F401 - the fixture is used by name
-from tests.hub_server import HubProcess
+from tests.hub_server import HubProcess, new_hub
 from tests.support import free_port
 from tests.test_doctor_page import PASSWORD, open_page
 
@@ -105,19 +103,14 @@ class Day:
 def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
     wait_out_midnight()
     var_dir = tmp_path_factory.mktemp("hub-patient-day")
-    process = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port())
-    process.create_tokens()
+    process = new_hub(var_dir)
     today = site_now().date()
     start, end = working_hours_now()
-    setup = build_hub(load_config(process.config_dir, env={}), var_dir=var_dir, db_url=process.db_url)
-    try:
-        for username, full_name, role, counter in STAFF:
-            setup.staff.add(username, full_name, role, PASSWORD, counter=counter)
+    process.add_staff(*((username, full_name, role, PASSWORD, counter) for username, full_name, role, counter in STAFF))
+    with process.offline() as setup:
         for doctor in DOCTORS:
             setup.booking.schedules.set_exception(doctor, today, closed=False, start=start, end=end,
                                                   note="Ca kiểm thử", actor="user:admin")
-    finally:
-        setup.close()
     process.start()
     yield Day(process, today, datetime.combine(today, start, tzinfo=SITE_TZ))
     process.stop()

@@ -15,13 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from hub.config import load_config
-from hub.core import build_hub
 from hub.domain.common.clock import VirtualClock
 from hub.domain.patients.registry import PatientDetails
 from tests.browser import artifact, browser  # noqa: F401 - the fixture
-from tests.hub_server import HubProcess
-from tests.support import free_port
+from tests.hub_server import HubProcess, new_hub
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -30,11 +27,9 @@ PATIENT_NAME = "Trần Thị Mai"
 
 def start_portal_hub(var_dir: Path) -> tuple[HubProcess, str]:
     """A hub whose patient has an earlier visit (one result released, one not) and a message."""
-    process = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port())
-    process.create_tokens()
+    process = new_hub(var_dir)
     earlier = VirtualClock(datetime(2026, 3, 9, 8, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
-    setup = build_hub(load_config(process.config_dir, env={}), var_dir=var_dir, db_url=process.db_url, clock=earlier)
-    try:
+    with process.offline(clock=earlier) as setup:
         patient = setup.booking.patients.register(PatientDetails(
             full_name=PATIENT_NAME, date_of_birth=date(1958, 8, 20), phone="0912000111"), actor="setup")
         visit = setup.booking.register_visit(patient["code"], "kham-noi", actor="setup")["visit_id"]
@@ -53,8 +48,6 @@ def start_portal_hub(var_dir: Path) -> tuple[HubProcess, str]:
             "weekday": "Thứ Hai", "doctor": "BS.CKI Nguyễn Văn An", "service": "Khám Nội tổng quát",
             "link": "/portal/bookings"})
         setup.scheduler.run_pending()
-    finally:
-        setup.close()
     process.start()
     return process, patient["code"]
 

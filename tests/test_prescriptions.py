@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from alembic import command
+from sqlalchemy import insert, text
 
+from hub import migrate
 from hub.app import create_app
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
+from hub.db import Database
 from hub.domain.clinical.prescriptions import PrescriptionLine, age_in_months, lines_of, validate_lines
 from hub.domain.common.clock import VirtualClock
 from hub.domain.common.errors import Invalid
@@ -22,7 +25,7 @@ from tests.test_clinical_api import Api, patient_visit
 
 PARA = {"drug_code": "para-500", "dose": "1 viên x 3 lần/ngày", "days": 3, "quantity": 9,
         "instructions": "uống sau ăn, khi sốt trên 38,5 °C"}
-FREE = {"name": "Men vi sinh Biogaia", "strength": "", "form": "giọt", "unit": "lọ", "route": "uống",
+FREE = {"name": "Bio-acimin Gold", "strength": "", "form": "giọt", "unit": "lọ", "route": "uống",
         "dose": "5 giọt/ngày", "quantity": 1}
 
 
@@ -44,7 +47,7 @@ def test_a_catalogue_code_fills_the_drug_and_a_free_text_line_keeps_what_was_typ
     assert para == PrescriptionLine(drug_code="para-500", name="Paracetamol 500 mg", strength="500 mg",
                                     form="viên nén", unit="viên", route="uống", dose="1 viên x 3 lần/ngày", days=3,
                                     quantity=9, instructions="uống sau ăn, khi sốt trên 38,5 °C")
-    assert free.drug_code is None and free.name == "Men vi sinh Biogaia" and free.unit == "lọ" and free.days is None
+    assert free.drug_code is None and free.name == "Bio-acimin Gold" and free.unit == "lọ" and free.days is None
 
 
 @pytest.mark.parametrize(("line", "code", "says"), [
@@ -72,7 +75,7 @@ def test_a_bad_line_is_refused_with_a_clear_error(clinic: ClinicConfig, line: di
 
 def test_lines_of_reads_an_exam_dict_a_row_and_nothing() -> None:
     stored = {"prescription_lines": [{**FREE, "drug_code": None, "days": None, "instructions": ""}]}
-    assert [line.name for line in lines_of(stored)] == ["Men vi sinh Biogaia"]
+    assert [line.name for line in lines_of(stored)] == ["Bio-acimin Gold"]
     assert lines_of(None) == [] and lines_of({"prescription_lines": None}) == []
     assert age_in_months(date(2020, 12, 8), date(2026, 12, 7)) == 71
 
@@ -82,7 +85,7 @@ def test_the_exam_api_stores_and_returns_the_lines_beside_the_free_text(api: Api
     body = {"diagnosis_code": "J06.9", "prescription": "Uống nhiều nước, tái khám nếu sốt cao.",
             "prescription_lines": [PARA, FREE], "weight_kg": 52.5, "height_cm": 158, "ticket": ticket["id"]}
     exam = api.ok("PUT", f"/visits/{visit}/exam", body=body)["exam"]
-    assert [line["name"] for line in exam["prescription_lines"]] == ["Paracetamol 500 mg", "Men vi sinh Biogaia"]
+    assert [line["name"] for line in exam["prescription_lines"]] == ["Paracetamol 500 mg", "Bio-acimin Gold"]
     assert exam["prescription_lines"][0]["unit"] == "viên" and exam["prescription_lines"][0]["quantity"] == 9
     assert exam["prescription"].startswith("Uống nhiều nước") and exam["weight_kg"] == 52.5
     assert exam["height_cm"] == 158
@@ -158,3 +161,40 @@ def test_the_openapi_document_describes_the_lines(api: Api) -> None:
     document = api.client.get("/api/v1/openapi.json").get_json()
     text = str(document)
     assert "prescription_lines" in text and "PrescriptionLineRequest" in text and "weight_kg" in text
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_migration_0020_down_and_up_leaves_earlier_records_with_no_lines(kind: str, tmp_path: Path,
+                                                                         request: pytest.FixtureRequest,
+                                                                         clinic: ClinicConfig,
+                                                                         clock: VirtualClock) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}" if kind == "sqlite" else request.getfixturevalue("pg_url")
+    if kind == "postgresql":
+        with Database(url).engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    hub = build_hub(clinic, var_dir=tmp_path, db_url=url, clock=clock)
+    try:
+        api = Api(hub, create_app(hub, testing=True).test_client())
+        visit, _ = patient_visit(api)
+        api.ok("PUT", f"/visits/{visit}/exam", body={"prescription": "Paracetamol", "prescription_lines": [PARA]})
+        # A record written before 0020: the columns go, then come back empty for it.
+        migrate_to(hub, "0017")
+        with hub.db.read() as connection:
+            columns = list(connection.execute(text("SELECT * FROM exam_records")).keys())
+        assert "prescription_lines" not in columns and "notes" in columns
+        migrate_to(hub, "head")
+        exam = hub.clinical.exam(visit)
+        assert exam is not None and exam["prescription"] == "Paracetamol"
+        assert exam["prescription_lines"] == [] and lines_of(exam) == [] and exam["weight_kg"] is None
+    finally:
+        hub.close()
+
+
+def migrate_to(hub: Hub, revision: str) -> None:
+    config = migrate.alembic_config(hub.db)
+    with hub.db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        if revision == "head":
+            command.upgrade(config, revision)
+        else:
+            command.downgrade(config, revision)

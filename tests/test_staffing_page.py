@@ -8,11 +8,8 @@ from typing import Any
 import pytest
 import requests
 
-from hub.config import load_config
-from hub.core import build_hub
 from tests.browser import artifact, browser  # noqa: F401 - the fixture
-from tests.hub_server import HubProcess
-from tests.support import free_port
+from tests.hub_server import HubProcess, start_hub
 
 pytestmark = pytest.mark.browser
 PASSWORD = "dieu-duong-123"
@@ -21,14 +18,7 @@ PASSWORD = "dieu-duong-123"
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     var_dir = tmp_path_factory.mktemp("hub-staffing")
-    process = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port())
-    process.create_tokens()
-    setup = build_hub(load_config(process.config_dir, env={}), var_dir=var_dir, db_url=process.db_url)
-    try:
-        setup.staff.add("dieu.duong", "Lê Điều Dưỡng", "nurse", PASSWORD, counter="p101")
-    finally:
-        setup.close()
-    process.start()
+    process = start_hub(var_dir, staff=(("dieu.duong", "Lê Điều Dưỡng", "nurse", PASSWORD, "p101"),))
     yield process
     process.stop()
 

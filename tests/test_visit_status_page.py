@@ -12,8 +12,7 @@ import pytest
 import requests
 
 from tests.browser import artifact, browser  # noqa: F401 - the fixture
-from tests.hub_server import HubProcess
-from tests.support import free_port
+from tests.hub_server import HubProcess, start_hub
 
 pytestmark = pytest.mark.browser
 PATIENT = {"full_name": "Phạm Thị Hạnh", "date_of_birth": "1969-05-04", "sex": "Nữ", "phone": "0987 654 321",
@@ -23,9 +22,7 @@ PATIENT = {"full_name": "Phạm Thị Hạnh", "date_of_birth": "1969-05-04", "s
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     var_dir: Path = tmp_path_factory.mktemp("hub-visit-status")
-    process = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port())
-    process.create_tokens()
-    process.start()
+    process = start_hub(var_dir)
     yield process
     process.stop()
 

@@ -4,8 +4,9 @@ from config/insurance.toml), each visit's insurance decision (check, re-check, o
 claims file (XML 130/QĐ-BYT).
 
 Billing does not import this package: build_hub hands `InsuranceService.split_bill_items` to billing as
-its splitter. This package reads one thing of billing, its `PaymentRecorded` event: a voided payment
-takes the visit's exported claim back to draft.
+its splitter.
+
+It listens to billing's payment events (a voided payment takes the visit's claim back to draft).
 
 May import: common, patients, queue, clinical, billing.
 """

@@ -3,12 +3,20 @@ history, intake), the examination with an ICD-10 diagnosis, and lab and imaging 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, flash, render_template, request, session
+from flask import Blueprint, abort, flash, render_template, request, session, url_for
 
 from hub.api.hub_access import current_hub
 from hub.config import ClinicConfig, CounterConfig
+from hub.domain.booking.appointments import BOOKED, PENDING, PROPOSED
+from hub.domain.clinical.prescriptions import (
+    PRINT_WEIGHT_UNDER_YEARS,
+    WEIGHT_REQUIRED_UNDER_MONTHS,
+    age_in_months,
+    lines_of,
+)
 from hub.domain.clinical.slips import visit_code
 from hub.formatting import format_date
 from hub.web.auth import current_staff, staff_page
@@ -100,6 +108,25 @@ LABELS: dict[str, tuple[str, str]] = {
     "err_bad_icd10": ("Mã ICD-10 không hợp lệ", "Not an ICD-10 code"),
     "err_diagnosis_text_required": ("Cần ghi tên chẩn đoán", "The diagnosis text is needed"),
     "err_invalid_request": ("Dữ liệu không hợp lệ", "Invalid input"),
+    "err_unknown_drug": ("Thuốc không có trong danh mục", "Drug not in the catalogue"),
+    "err_bad_quantity": ("Số lượng không hợp lệ", "Invalid quantity"),
+    "err_bad_days": ("Số ngày không hợp lệ", "Invalid number of days"),
+    "err_bad_prescription_line": ("Dòng thuốc chưa đủ", "Incomplete prescription line"),
+    "err_too_long": ("Quá dài", "Too long"),
+    "err_weight_required": ("Cần cân nặng", "The weight is needed"),
+    "err_bad_weight": ("Cân nặng hoặc chiều cao không hợp lệ", "Invalid weight or height"),
+    "err_bad_height": ("Chiều cao không hợp lệ", "Invalid height"),
+    "rx_name": ("Tên thuốc", "Drug name"),
+    "rx_strength": ("Hàm lượng", "Strength"),
+    "rx_unit": ("Đơn vị", "Unit"),
+    "rx_dose": ("1 viên x 2 lần/ngày", "1 tablet twice a day"),
+    "rx_instructions": ("uống sau ăn", "after meals"),
+    "rx_remove": ("Xóa", "Remove"),
+    "rx_bad_quantity": ("Dòng thuốc {n}: số lượng phải là số nguyên dương.",
+                        "Line {n}: the quantity must be a positive whole number."),
+    "rx_bad_days": ("Dòng thuốc {n}: số ngày phải là số nguyên.", "Line {n}: the days must be a whole number."),
+    "rx_free_needs": ("Dòng thuốc {n}: cần tên thuốc và đơn vị tính.",
+                      "Line {n}: the drug's name and unit are needed."),
     "err_csrf_failed": ("Trang đã cũ, hãy tải lại trang (F5)", "The page is stale: reload it (F5)"),
     "err_unauthorized": ("Phiên đăng nhập đã hết, hãy đăng nhập lại", "Your session ended: log in again"),
     "err_forbidden": ("Tài khoản không có quyền này", "Your account may not do this"),
@@ -138,6 +165,9 @@ def page_setup(clinic: ClinicConfig, room: CounterConfig, doctor: Any) -> dict[s
         "catalogue": [{"code": i.code, "name": i.name_en if english else i.name, "kind": i.kind,
                        "service": i.service, "price": i.price} for i in clinic.catalogue],
         "lang": current_lang(),
+        # The clinical prints of a visit: {visit} and {kind} filled in by the page.
+        "print_url": url_for("doctor.clinical_print", visit_id=0, kind="KIND").replace("/0/", "/{visit}/")
+                                                                             .replace("KIND", "{kind}"),
         "timezone": clinic.site.timezone,
         "labels": {key: tr(vi, en) for key, (vi, en) in LABELS.items()},
     }
@@ -157,11 +187,29 @@ def clinical_print(visit_id: int, kind: str):  # type: ignore[no-untyped-def]
     visit = hub.clinical.visit(visit_id)
     if visit["patient"] is None:
         abort(409)
+    patient = visit["patient"]
+    born = date.fromisoformat(patient["date_of_birth"]) if patient.get("date_of_birth") else None
+    day = date.fromisoformat(visit["day"])
+    months = age_in_months(born, day)
     return render_template("clinical_print.html", site=hub.config.site, visit=visit, kind=kind,
                            title=PRINTS[kind], code=visit_code(visit_id),
                            date=format_date(visit["day"], current_lang()),
                            fmt_date=lambda day: format_date(day, current_lang()), doctor=hub.clinical.doctor_for(
-                               current_staff().username))
+                               current_staff().username),
+                           lines=lines_of(visit["exam"]), re_exam=re_exam(visit_id),
+                           months=months if months is not None and months < WEIGHT_REQUIRED_UNDER_MONTHS else None,
+                           weight_line=months is not None and months < PRINT_WEIGHT_UNDER_YEARS * 12)
+
+
+# A follow-up that still stands: the date the patient comes back (ngày tái khám).
+OPEN_FOLLOW_UP = (PROPOSED, PENDING, BOOKED)
+
+
+def re_exam(visit_id: int) -> dict[str, Any] | None:
+    """The earliest follow-up appointment booked at this visit that still stands, or None."""
+    series = current_hub().follow_ups.of_visit(visit_id)["series"]
+    standing = [a for s in series for a in s["appointments"] if a["status"] in OPEN_FOLLOW_UP]
+    return min(standing, key=lambda a: a["slot_start"]) if standing else None
 
 
 @bp.get("")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 
 from hub.api.hub_access import current_hub
 from hub.config import ClinicConfig, ServiceConfig
@@ -31,6 +31,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "years": ("{n} tuổi", "{n} y"),
     "ticket": ("Số {number}", "Ticket {number}"),
     "ordered_by": ("BS chỉ định: {who}", "Ordered by {who}"),
+    "print_results": ("In phiếu kết quả (A4)", "Print the result sheet (A4)"),
     "flags": ("{n} chỉ số bất thường", "{n} out of range"),
     "confirm_cancel": ("Hủy chỉ định {name}? Lý do:", "Cancel {name}? Reason:"),
     "bad_number": ("'{value}' không phải là số", "'{value}' is not a number"),
@@ -74,6 +75,8 @@ def page_setup(clinic: ClinicConfig) -> dict[str, Any]:
         "lang": current_lang(),
         "timezone": clinic.site.timezone,
         "labels": {key: tr(vi, en) for key, (vi, en) in LABELS.items()},
+        # The doctor's print page serves the lab too: the sheet of every result of the visit.
+        "print_url": url_for("doctor.clinical_print", visit_id=0, kind="results").replace("/0/", "/{visit}/"),
     }
 
 

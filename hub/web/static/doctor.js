@@ -261,6 +261,9 @@
       if ($(id)) { $(id).hidden = anonymous; }
     });
     if (!anonymous) { $("id-results").textContent = ""; $("id-duplicates").textContent = ""; }
+    Array.prototype.forEach.call($("prints").querySelectorAll("a[data-print]"), function (link) {
+      link.href = C.fill(setup.print_url, { visit: v.id, kind: link.dataset.print });
+    });
   }
 
   // ------------------------------------------------------------------ identify this patient
@@ -346,6 +349,13 @@
     ["notes", "diagnosis_code", "diagnosis_text", "prescription"].forEach(function (name) {
       form.elements[name].value = exam[name] || "";
     });
+    ["weight_kg", "height_cm"].forEach(function (name) {
+      form.elements[name].value = exam[name] === null || exam[name] === undefined ? "" : String(exam[name]);
+    });
+    $("rx-lines").textContent = "";
+    (exam.prescription_lines || []).forEach(function (line) { addLine(line, false); });
+    renumber();
+    $("weight-hint").hidden = !youngChild(state.visit);
     formError(form, null);
     $("exam-saved").textContent = "";
     state.formVisit = state.visit.id;
@@ -414,7 +424,11 @@
         var title = C.day(v.day, LANG) + " · " + v.services.map(serviceName).join(", ") + (dx ? " · " + dx : "");
         var body = [];
         if (v.exam && v.exam.notes) { body.push(el("p", { text: v.exam.notes })); }
-        if (v.exam && v.exam.prescription) { body.push(el("p", { className: "rx", text: "Rx: " + v.exam.prescription })); }
+        var drugs = v.exam ? (v.exam.prescription_lines || []).map(function (line) {
+          return line.name + " " + line.quantity + " " + line.unit;
+        }) : [];
+        if (v.exam && v.exam.prescription) { drugs.push(v.exam.prescription); }
+        if (drugs.length) { body.push(el("p", { className: "rx", text: "Rx: " + drugs.join("; ") })); }
         v.orders.forEach(function (o) {
           body.push(el("div", { className: "h-order" }, [
             el("strong", { text: o.name + " — " + (L["status_" + o.status] || o.status) }), C.results(o, LANG)]));
@@ -440,10 +454,27 @@
       var value = form.elements[name].value.trim();
       if (value) { body[name] = value; }
     });
+    var vitals = {};
+    ["weight_kg", "height_cm"].forEach(function (name) {
+      var value = form.elements[name].value.trim().replace(",", ".");
+      if (value) { vitals[name] = Number(value); }
+    });
+    var lines = collectLines();
+    if (typeof lines === "string") { formError(form, lines); return; }
+    body.prescription_lines = lines;
+    if (Object.keys(vitals).some(function (name) { return !isFinite(vitals[name]); })) {
+      formError(form, L.err_bad_weight); return;
+    }
+    Object.assign(body, vitals);
     if (state.current && state.visitTicket === state.current.id) { body.ticket = state.current.id; }
     var id = state.visit.id;
     C.api("PUT", "/visits/" + id + "/exam", body).then(function (reply) {
-      if (reply.status >= 400) { formError(form, C.refusal(reply, L, LANG)); return; }
+      if (reply.status >= 400) {
+        formError(form, C.refusal(reply, L, LANG));
+        var code = reply.body && reply.body.error ? reply.body.error.code : "";
+        if (code === "weight_required" || code === "bad_weight") { form.elements.weight_kg.focus(); }
+        return;
+      }
       formError(form, null);
       if (state.visit && state.visit.id === id) {
         state.visit.exam = reply.body.exam;
@@ -452,6 +483,154 @@
       $("exam-saved").textContent = L.ok_exam;
     }, function () { formError(form, L.unreachable); });
   });
+
+  // ------------------------------------------------------------------ prescription lines
+  // A child under 72 months needs the weight on the prescription (the hub refuses without it).
+  function youngChild(visit) {
+    var born = visit && visit.patient && visit.patient.date_of_birth;
+    if (!born) { return false; }
+    var b = born.split("-").map(Number);
+    var d = visit.day.split("-").map(Number);
+    var months = (d[0] - b[0]) * 12 + d[1] - b[1] - (d[2] < b[2] ? 1 : 0);
+    return months < 72;
+  }
+
+  function cellInput(name, value, props) {
+    return el("input", Object.assign({ name: name, value: value === null || value === undefined ? "" : String(value) },
+                                     props || {}));
+  }
+
+  function renumber() {
+    var rows = $("rx-lines").querySelectorAll("tr");
+    Array.prototype.forEach.call(rows, function (row, i) { row.querySelector("td.n").textContent = String(i + 1); });
+    $("rx-table").hidden = !rows.length;
+    $("rx-empty").hidden = !!rows.length;
+  }
+
+  // One row per drug: a catalogue drug shows its name, form and route; a free-text drug is typed in.
+  function addLine(line, focus) {
+    var free = !line.drug_code;
+    var drug = free ? el("div", { className: "free-drug" }, [
+      cellInput("name", line.name, { placeholder: L.rx_name, maxLength: 200, required: true }),
+      cellInput("strength", line.strength, { placeholder: L.rx_strength, maxLength: 40 }),
+      cellInput("unit", line.unit, { placeholder: L.rx_unit, maxLength: 20, required: true })
+    ]) : el("div", {}, [el("div", { className: "drug-name", text: line.name }),
+                        el("div", { className: "drug-meta", text: [line.form, line.route].filter(Boolean).join(" · ") })]);
+    var unit = el("span", { className: "unit", text: free ? "" : line.unit });
+    var row = el("tr", { dataset: { code: line.drug_code || "", free: free ? "1" : "" } }, [
+      el("td", { className: "n" }),
+      el("td", { className: "drug" }, [drug]),
+      el("td", { className: "dose" }, [cellInput("dose", line.dose, { placeholder: L.rx_dose, maxLength: 200 })]),
+      el("td", {}, [cellInput("days", line.days, { type: "number", min: 1, max: 365, step: 1 })]),
+      el("td", {}, [el("div", { className: "qty" }, [
+        cellInput("quantity", line.quantity, { type: "number", min: 1, max: 10000, step: 1, required: true }), unit])]),
+      el("td", { className: "how" }, [cellInput("instructions", line.instructions, { placeholder: L.rx_instructions, maxLength: 300 })]),
+      el("td", {}, [el("button", { type: "button", className: "remove", text: L.rx_remove,
+                                   title: L.rx_remove + " " + (line.name || "") })])
+    ]);
+    $("rx-lines").appendChild(row);
+    renumber();
+    if (focus) { row.querySelector(free ? "input[name=name]" : "input[name=dose]").focus(); }
+    return row;
+  }
+
+  $("rx-lines").addEventListener("click", function (event) {
+    var button = event.target.closest("button.remove");
+    if (!button) { return; }
+    button.closest("tr").remove();
+    renumber();
+  });
+
+  $("rx-add-free").addEventListener("click", function () { addLine({ drug_code: null }, true); });
+
+  // The lines as the API takes them, or the message of the first line that is not right.
+  function collectLines() {
+    var out = [];
+    var rows = $("rx-lines").querySelectorAll("tr");
+    for (var i = 0; i < rows.length; i += 1) {
+      var row = rows[i];
+      var value = function (name) { var box = row.querySelector("input[name=" + name + "]"); return box ? box.value.trim() : ""; };
+      var quantity = value("quantity");
+      if (!/^[0-9]+$/.test(quantity) || Number(quantity) < 1) {
+        row.querySelector("input[name=quantity]").focus();
+        return C.fill(L.rx_bad_quantity, { n: i + 1 });
+      }
+      var days = value("days");
+      if (days && !/^[0-9]+$/.test(days)) { row.querySelector("input[name=days]").focus(); return C.fill(L.rx_bad_days, { n: i + 1 }); }
+      var line = { drug_code: row.dataset.code || null, dose: value("dose"), days: days ? Number(days) : null,
+                   quantity: Number(quantity), instructions: value("instructions") };
+      if (!line.drug_code) {
+        line.name = value("name");
+        line.strength = value("strength");
+        line.unit = value("unit");
+        if (!line.name || !line.unit) {
+          row.querySelector(line.name ? "input[name=unit]" : "input[name=name]").focus();
+          return C.fill(L.rx_free_needs, { n: i + 1 });
+        }
+      }
+      out.push(line);
+    }
+    return out;
+  }
+
+  // Drug suggestions from the catalogue, as for ICD-10 ("amox 250" finds the syrup); a pick adds a line.
+  (function wireDrugs() {
+    var input = $("drug-search");
+    var list = $("drug-suggestions");
+    var timer = null;
+    var active = -1;
+
+    function hide() { list.hidden = true; list.textContent = ""; active = -1; }
+
+    function pick(drug) {
+      addLine({ drug_code: drug.code, name: drug.name, strength: drug.strength, form: drug.form, unit: drug.unit,
+                route: drug.route }, true);
+      input.value = "";
+      hide();
+    }
+
+    function show(drugs) {
+      list.textContent = "";
+      active = -1;
+      drugs.forEach(function (drug) {
+        var option = el("li", { role: "option", dataset: { code: drug.code } }, [
+          el("strong", { text: drug.name }),
+          el("span", { className: "meta", text: " — " + drug.ingredient + " · " + drug.form + " · " + drug.unit })]);
+        option.addEventListener("mousedown", function (event) { event.preventDefault(); pick(drug); });
+        option.item = drug;
+        list.appendChild(option);
+      });
+      list.hidden = !drugs.length;
+    }
+
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      var query = input.value.trim();
+      if (!query) { hide(); return; }
+      timer = setTimeout(function () {
+        C.api("GET", "/drugs?q=" + encodeURIComponent(query)).then(function (reply) {
+          if (reply.status === 200 && input.value.trim() === query) { show(reply.body.drugs.slice(0, 10)); }
+        }, hide);
+      }, 150);
+    });
+
+    input.addEventListener("keydown", function (event) {
+      var options = list.querySelectorAll("li");
+      if (event.key === "Enter") { event.preventDefault(); }  // Enter picks; it never submits the exam
+      if (list.hidden || !options.length) { return; }
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        active = (active + (event.key === "ArrowDown" ? 1 : -1) + options.length) % options.length;
+        Array.prototype.forEach.call(options, function (o, i) { o.setAttribute("aria-selected", i === active); });
+      } else if (event.key === "Enter") {
+        pick(options[Math.max(active, 0)].item);
+      } else if (event.key === "Escape") {
+        hide();
+      }
+    });
+
+    input.addEventListener("blur", function () { setTimeout(hide, 100); });
+  })();
 
   // ICD-10 suggestions: the hub searches its list without diacritics ("viem hong" finds "Viêm họng").
   (function wireIcd() {

@@ -108,6 +108,10 @@
         head.push(el("button", { type: "button", className: "act-start-all", text: L.start_all,
                                  dataset: { visit: String(visitId), act: "start_all" } }));
       }
+      if (orders.some(function (o) { return o.status === "resulted"; })) {
+        head.push(el("a", { className: "print-results", text: L.print_results, target: "_blank", rel: "noopener",
+                            href: setup.print_url.replace("{visit}", String(visitId)) }));
+      }
       root.appendChild(el("section", { className: "visit-block", dataset: { visit: String(visitId) } }, [
         el("header", {}, head),
         el("table", { className: "grid worklist" }, [el("tbody", {}, orders.map(orderRow))])
