@@ -131,6 +131,20 @@ def test_xml2_claims_the_prescribed_catalogue_drugs_and_lists_the_rest_with_why(
     assert [line["reason"] for line in listed[0]["lines_left_out"]] == ["not_in_catalogue", "not_covered"]
 
 
+def test_drugs_that_take_the_visit_over_the_small_bill_limit_are_flagged(
+        client: FlaskClient, hub: Hub, auth: dict) -> None:
+    # Services 88,300 of insured cost (under 351,000: invoiced at 100 %); 11 bottles of syrup at 24,500 make
+    # the whole visit 357,800. The claim goes, with a warning for the claims office.
+    syrup = [{"drug_code": "amox-250-siro", "dose": "5 ml x 2 lần/ngày", "days": 7, "quantity": 11}]
+    visit = insured_visit(client, hub, auth, prescription=syrup)
+    exported = client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"]).json
+    assert exported["state"] == "exported"
+    assert "357.800" in exported["reason"] and "351.000" in exported["reason"]
+    small = insured_visit(client, hub, auth, prescription=[{**syrup[0], "quantity": 2}])
+    assert client.post("/api/v1/insurance/claims/export", json={"visit_id": small},
+                       headers=auth["cashier"]).json["reason"] is None  # still a small bill: nothing to say
+
+
 def test_a_visit_without_catalogue_drugs_has_an_empty_xml2(client: FlaskClient, hub: Hub, auth: dict) -> None:
     visit = insured_visit(client, hub, auth, prescription=[PRESCRIPTION[2]])
     exported = client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"]).json

@@ -132,12 +132,28 @@ class ClaimService:
             return self._save(visit, DRAFT, "; ".join(REASONS[r] for r in reasons), None, 0, actor, now, reasons,
                               left_out=left_out)
         envelope, insurer = self._envelope(visit, now, drugs)
+        warning = self._small_bill_crossed(visit, drugs)
         folder = self.out_dir / visit.day.isoformat()
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{self.rules.facility_code}_LK{visit.id:06d}.xml"
         (folder / name).write_bytes(envelope)
-        return self._save(visit, EXPORTED, None, f"{visit.day.isoformat()}/{name}", insurer, actor, now, [],
+        return self._save(visit, EXPORTED, warning, f"{visit.day.isoformat()}/{name}", insurer, actor, now, [],
                           count=True, left_out=left_out)
+
+    def _small_bill_crossed(self, visit: _Visit, drugs: list[DrugClaimLine]) -> str | None:
+        """The claims office's warning when the drugs take an in-route visit over the small-bill limit: the
+        cashier's invoice (services only) was split at 100 % and the claim keeps that share, while the law
+        judges the whole visit. clinicq cannot collect the difference (it does not bill drugs)."""
+        if route_of(visit.coverage.route_reason) != "in_route" or not drugs:
+            return None
+        limit = self.rules.small_bill_limit(visit.day)
+        services = sum(line["base"] for line in self._lines(visit))
+        whole = services + sum(drug.insured_base for drug in drugs)
+        if not services < limit <= whole:
+            return None
+        return (f"Cảnh báo: có thuốc, lượt khám {whole:,} ₫ vượt mức {limit:,} ₫ nhưng dịch vụ đã tính BHYT trả "
+                f"100% — kiểm tra trước khi gửi / warning: with the drugs the visit is {whole:,} ₫, over the "
+                f"{limit:,} ₫ small-bill limit, but the services were split at 100 %").replace(",", ".")
 
     def reexport(self, visit_id: int, *, actor: str) -> dict[str, Any]:
         """One visit exported again (after a correction), and its day's batch file with it."""
