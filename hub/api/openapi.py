@@ -33,6 +33,11 @@ MEDIA: dict[str, dict[str, dict[str, Any]]] = {
     "insurance.claim_file": {"application/xml": {"type": "string"}},
 }
 NO_CONTENT = {"kiosk.ticket_by_key"}  # 302 to the ticket's status page
+# Errors only some operations answer, besides the common ones.
+EXTRA_ERRORS: dict[str, tuple[tuple[int, str], ...]] = {
+    "kiosk.identify_typed": ((429, "too many wrong attempts from this kiosk (Retry-After)"),),
+    "kiosk.reprint_ticket": ((503, "device_bus_down: the device bus (MQTT) is not connected"),),
+}
 
 # endpoint -> (summary, request body model, success status, response schema ref)
 OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
@@ -257,6 +262,17 @@ def build_document() -> dict[str, Any]:
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             if rule.endpoint == "counters.call_next":
                 operation["responses"]["204"] = {"description": "nobody is waiting"}
+            if rule.endpoint == "health.health":  # the same body, while the database is unreachable
+                operation["responses"]["503"] = {"description": "degraded", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Health"}}}}
+            for code, text in EXTRA_ERRORS.get(rule.endpoint, ()):
+                operation["responses"][str(code)] = {
+                    "description": text,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            if method in ("POST", "PUT", "PATCH"):
+                operation["responses"]["413"] = {
+                    "description": "body too large",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             allowed = ACCESS.get(rule.endpoint, ())  # the access table decides (hub/api/access.py)
             if ANYONE not in allowed:
                 # A ticket link (?k=) also opens the ticket reads: security may then be left empty.
