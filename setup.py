@@ -15,7 +15,7 @@ setup(
     packages=find_packages(include=["hub*", "kiosk*", "display*", "caller_console*", "firmware_sim*"]),
     include_package_data=True,
     package_data={
-        "hub": ["migrations/*.ini", "migrations/*.py", "migrations/versions/*.py",
+        "hub": ["migrations/*.ini", "migrations/*.py", "migrations/versions/*.py", "api/responses.json",
                 "web/templates/**/*", "web/static/**/*", "default_config/*.toml", "domain/insurance/xsd/*.xsd"],
         "kiosk": ["templates/*", "static/*"],
         "display": ["templates/*", "static/*"],

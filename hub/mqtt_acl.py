@@ -36,17 +36,29 @@ def device_reads(topics: Topics, device: dict[str, Any]) -> list[str]:
     return []
 
 
-def acl_text(topics: Topics, devices: list[dict[str, Any]], hub_user: str) -> str:
-    lines = ["# Written by `clinicq mqtt-acl`; do not edit by hand: run it again after adding devices.",
-             "", f"user {hub_user}", f"topic readwrite {topics.root}/#", ""]
+def acl_rules(topics: Topics, devices: list[dict[str, Any]], hub_user: str) -> dict[str, dict[str, list[str]]]:
+    """Who may read and write what: login -> {"read": [...], "write": [...]} (MQTT topic filters).
+
+    One rule set for both brokers: Mosquitto's acl file (acl_text) and the embedded amqtt's
+    (hub/broker.py)."""
+    rules = {hub_user: {"read": [f"{topics.root}/#"], "write": [f"{topics.root}/#"]}}
     for device in devices:
         own = topics.device(device["type"], device["code"])
-        lines += [f"user {device['code']}",
-                  f"topic write {own}/status", f"topic write {own}/info", f"topic write {own}/tele",
-                  f"topic write {own}/evt/#",
-                  f"topic read {own}/config", f"topic read {own}/cmd/#", f"topic read {own}/ack/#",
-                  f"topic read {topics.hub_status}", f"topic read {topics.hub_rebirth}"]
-        lines += [f"topic read {topic}" for topic in device_reads(topics, device)]
+        rules[device["code"]] = {
+            "write": [f"{own}/status", f"{own}/info", f"{own}/tele", f"{own}/evt/#"],
+            "read": [f"{own}/config", f"{own}/cmd/#", f"{own}/ack/#", topics.hub_status, topics.hub_rebirth,
+                     *device_reads(topics, device)]}
+    return rules
+
+
+def acl_text(topics: Topics, devices: list[dict[str, Any]], hub_user: str) -> str:
+    lines = ["# Written by `clinicq mqtt-acl`; do not edit by hand: run it again after adding devices.", ""]
+    for user, rule in acl_rules(topics, devices, hub_user).items():
+        lines.append(f"user {user}")
+        both = [topic for topic in rule["write"] if topic in rule["read"]]
+        lines += [f"topic readwrite {topic}" for topic in both]
+        lines += [f"topic write {topic}" for topic in rule["write"] if topic not in both]
+        lines += [f"topic read {topic}" for topic in rule["read"] if topic not in both]
         lines.append("")
     return "\n".join(lines)
 

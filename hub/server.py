@@ -13,6 +13,7 @@ from hub.app import create_app
 from hub.broker import connect_url, ensure_broker, is_embedded
 from hub.config import ClinicConfig
 from hub.core import Hub, build_hub
+from hub.domain.devices.registry import DeviceReconfigured
 from hub.realtime.mqtt_bridge import MqttBridge
 
 log = logging.getLogger(__name__)
@@ -96,13 +97,19 @@ def start_device_bus(hub: Hub) -> MqttBridge | None:
         log.warning("embedded_broker is retired and ignored: the hub waits for the broker at %s "
                     "(set mqtt_url = \"embedded\" for the embedded one)", settings.mqtt_url)
     try:
-        broker = ensure_broker(settings.mqtt_url, hub.var_dir)
+        broker = ensure_broker(settings.mqtt_url, hub.var_dir, site=hub.config.site.id,
+                               hub_user=settings.mqtt_username, hub_password=settings.mqtt_password,
+                               devices=hub.devices.credentials())
     except RuntimeError as exc:
         raise SystemExit(f"clinicq: {exc}") from None
+    password = settings.mqtt_password
     if broker is not None:
         hub.closers.append(broker.stop)
+        password = broker.hub_password
+        # A device added, moved or retired: the broker's logins and rules follow (it re-reads the file).
+        hub.bus.subscribe(DeviceReconfigured, lambda _event: broker.write_rules(hub.devices.credentials()))
     bridge = MqttBridge(hub, hub.devices, connect_url(settings.mqtt_url), username=settings.mqtt_username,
-                        password=settings.mqtt_password)
+                        password=password)
     bridge.start()
     hub.closers.append(bridge.stop)
     hub.mqtt_status = bridge.status

@@ -402,7 +402,7 @@ def test_embedded_broker_when_configured(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert health["broker"] == "embedded"
         ticket = issue(process, "kham-ngoai")
-        keypad = Peer(port, client_id="kp-p103")
+        keypad = Peer(port, client_id="kp-p103", username="kp-p103", password="demo-secret-kp-p103")
         ack_topic = T.device_ack("keypad", "kp-p103", "key")
         keypad.subscribe(ack_topic)
         time.sleep(0.3)

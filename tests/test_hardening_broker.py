@@ -91,3 +91,58 @@ def test_embedded_broker_refuses_a_taken_port(tmp_path: Path) -> None:
             raise AssertionError("the hub started an embedded broker on a port something else owns")
     finally:
         squatter.close()
+
+
+def test_embedded_broker_refuses_anonymous_and_strangers_topics(tmp_path: Path) -> None:
+    """The embedded amqtt the hub starts: no anonymous client, no wrong secret, no other device's topics;
+    the device with its own credentials is served (a key press acknowledged)."""
+    from tests.test_device_bus import Peer, T, issue, press
+
+    port = free_port()
+    process = start_hub(tmp_path / "hub", extra_args=["--mqtt", f"embedded://127.0.0.1:{port}"])
+    peers: list[Peer] = []
+    try:
+        wait_for_mqtt(process, "ok", within=20)
+        assert health(process)["broker"] == "embedded"
+        anonymous = Peer(port, client_id="anyone")
+        stranger = Peer(port, client_id="x", username="nobody", password="guess-guess")
+        wrong = Peer(port, client_id="kp-p103x", username="kp-p103", password="not-its-secret")
+        peers += [anonymous, stranger, wrong]
+        for peer in (anonymous, stranger, wrong):
+            assert not peer.connected and peer.refused is not None
+        # The attack of the issue: an anonymous "next" on a keypad's topic must call nobody.
+        ticket = issue(process, "kham-ngoai")
+        keypad = Peer(port, client_id="kp-p103", username="kp-p103", password="demo-secret-kp-p103")
+        other = Peer(port, client_id="kp-p101", username="kp-p101", password="demo-secret-kp-p101")
+        peers += [keypad, other]
+        assert keypad.connected and other.connected
+        ack_topic = T.device_ack("keypad", "kp-p103", "key")
+        keypad.subscribe(ack_topic)
+        other.subscribe(ack_topic)  # another keypad's acks: refused by the topic rules
+        time.sleep(0.5)
+        press(other, "kp-p103", "next", req_id="forged-by-kp-p101")  # publishing as another device
+        time.sleep(1.0)
+        admin = {"Authorization": f"Bearer {process.tokens['admin']}"}
+        status = requests.get(process.api + f"/tickets/{ticket['id']}", headers=admin, timeout=3).json()["status"]
+        assert status == "waiting", "another device's forged key press called a ticket"
+        req_id = press(keypad, "kp-p103", "next")
+        ack, _ = keypad.expect(ack_topic, where=lambda m: m["req_id"] == req_id)
+        assert ack["status"] == "ok" and ack["ticket"]["number"] == ticket["number"]
+        assert other.messages.empty(), "a keypad read another keypad's acknowledgements"
+        rules = process.var_dir / "amqtt-rules.json"
+        assert rules.stat().st_mode & 0o077 == 0, "the broker's password hashes are readable by others"
+        assert "demo-secret" not in rules.read_text()
+    finally:
+        for peer in peers:
+            peer.close()
+        process.stop()
+
+
+def test_topic_rules_never_widen_a_wildcard() -> None:
+    from hub.broker_plugins import filter_allows
+
+    assert filter_allows("a/b/#", "a/b/c/d") and filter_allows("a/b/#", "a/b/#")
+    assert filter_allows("a/+/c", "a/x/c") and filter_allows("a/+/c", "a/+/c")
+    assert not filter_allows("a/+", "a/#"), "a/# reads more than a/+"
+    assert not filter_allows("a/b", "a/+") and not filter_allows("a/b", "#")
+    assert not filter_allows("a/b/c", "a/b") and not filter_allows("a/b", "a/b/c")

@@ -6,37 +6,37 @@ request bodies come from the same pydantic models that validate them.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
-from hub.api import billing, clinical, follow_ups, insurance, reports, schemas
+from hub.api import billing, clinical, follow_ups, insurance, patients, reports, schemas
 from hub.protocol import API_PREFIX
 
 bp = Blueprint("openapi", __name__)
 
-TICKET_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["id", "number", "service", "priority", "status", "ahead", "estimate", "issued_at"],
-    "properties": {
-        "id": {"type": "integer"},
-        "number": {"type": "string", "example": "A023"},
-        "service": {"type": "string"},
-        "service_name": {"type": "string"},
-        "priority": {"type": "string"},
-        "status": {"type": "string", "enum": ["waiting", "called", "serving", "on_hold", "done", "no_show",
-                                              "cancelled", "transferred"]},
-        "counter": {"type": ["string", "null"]},
-        "counter_name": {"type": ["string", "null"]},
-        "ahead": {"type": ["integer", "null"]},
-        "estimate": {"oneOf": [{"$ref": "#/components/schemas/Estimate"}, {"type": "null"}]},
-        "call_count": {"type": "integer"},
-        "issued_at": {"type": "string", "format": "date-time"},
-        "called_at": {"type": ["string", "null"], "format": "date-time"},
-        "status_url": {"type": "string"},
-    },
+# Success-response schemas: hub/api/responses.json, written from what the views really send (recorded
+# over the API tests, then completed by hand: nullable fields, closed sets of values) and held to it by
+# tests/test_openapi_responses.py and the schemathesis run's response_schema_conformance check.
+RESPONSES: dict[str, Any] = json.loads(Path(__file__).with_name("responses.json").read_text(encoding="utf-8"))
+BINARY = {"type": "string", "format": "binary"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Operations whose success is not (only) JSON: media type -> schema.
+MEDIA: dict[str, dict[str, dict[str, Any]]] = {
+    "billing.payment_qr": {"image/png": BINARY},
+    "reports.report_workbook": {XLSX: BINARY},
+    "reports.report_table": {"text/csv": {"type": "string"}, XLSX: BINARY},
+    "insurance.claim_file": {"application/xml": {"type": "string"}},
+}
+NO_CONTENT = {"kiosk.ticket_by_key"}  # 302 to the ticket's status page
+# Errors only some operations answer, besides the common ones.
+EXTRA_ERRORS: dict[str, tuple[tuple[int, str], ...]] = {
+    "kiosk.identify_typed": ((429, "too many wrong attempts from this kiosk (Retry-After)"),),
+    "kiosk.reprint_ticket": ((503, "device_bus_down: the device bus (MQTT) is not connected"),),
 }
 
 # endpoint -> (summary, request body model, success status, response schema ref)
@@ -133,7 +133,8 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, int, str | None]] = {
                                   "details.candidates unless confirm_new)", schemas.PatientRequest, 201,
                                   None),
     "patients.patient_consents": ("The message channels a patient agreed to", None, 200, None),
-    "patients.set_patient_consents": ("Record consent to SMS / email / in-app messages", None, 200, None),
+    "patients.set_patient_consents": ("Record consent to SMS / email / in-app messages", patients.ConsentRequest,
+                                      200, None),
     "patients.search_patients": ("Find patients by ?q= code, phone, CCCD or part of the name", None, 200, None),
     "patients.get_patient": ("One patient record", None, 200, None),
     "patients.update_patient": ("Correct a patient record (only the fields sent)", schemas.PatientUpdate,
@@ -217,23 +218,23 @@ def _model_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[st
     return schema
 
 
+def success_response(endpoint: str, status: int, component: str | None) -> dict[str, Any]:
+    """The 2xx response of an operation: its recorded schema, else its named component."""
+    if endpoint in NO_CONTENT:
+        return {"description": "redirect", "headers": {"Location": {"schema": {"type": "string"}}}}
+    schema = RESPONSES["operations"].get(endpoint, {}).get(str(status))
+    if schema is None and component:
+        schema = {"$ref": f"#/components/schemas/{component}"}
+    content = {"application/json": {"schema": schema}} if schema is not None else {}
+    content.update({media: {"schema": body} for media, body in MEDIA.get(endpoint, {}).items()})
+    return {"description": "OK", "content": content}
+
+
 def build_document() -> dict[str, Any]:
     from hub.api.access import ANYONE, TICKET_LINK
     from hub.api.access import OPERATIONS as ACCESS
     paths: dict[str, Any] = {}
-    components: dict[str, Any] = {
-        "Error": ERROR_SCHEMA,
-        "Ticket": TICKET_SCHEMA,
-        "Estimate": {"type": "object", "properties": {"p50_minutes": {"type": "integer"},
-                                                      "p90_minutes": {"type": "integer"}}},
-        "Counter": {"type": "object", "properties": {"code": {"type": "string"}, "name": {"type": "string"},
-                                                     "state": {"type": "string", "enum": ["open", "paused", "closed"]},
-                                                     "zone": {"type": "string"}, "ticket": {}}},
-        "Health": {"type": "object", "properties": {"status": {"type": "string"}, "db": {"type": "string"},
-                                                    "mqtt": {"type": "string",
-                                                             "enum": ["ok", "degraded", "down", "disabled"]},
-                                                    "broker": {"type": "string", "enum": ["embedded", "external"]}}},
-    }
+    components: dict[str, Any] = {"Error": ERROR_SCHEMA, **RESPONSES["components"]}
     components.update(insurance.COMPONENTS)
     for rule in current_app.url_map.iter_rules():
         if not rule.rule.startswith(API_PREFIX) or rule.endpoint not in OPERATIONS:
@@ -252,9 +253,8 @@ def build_document() -> dict[str, Any]:
                     {"name": name, "in": "query", "required": False, "description": text,
                      "schema": {"type": kind, "maxLength": 100}}
                     for name, kind, text in QUERY_PARAMETERS.get(rule.endpoint, [])],
-                "responses": {str(status): {"description": "OK", **(
-                    {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}}}
-                    if response else {})}},
+                "responses": {str(code): success_response(rule.endpoint, code, response)
+                              for code in sorted({status, *map(int, RESPONSES["operations"].get(rule.endpoint, {}))})},
             }
             for code, text in ((400, "malformed JSON"), (401, "no or bad token"), (403, "role not allowed"),
                                (404, "unknown resource"), (405, "method not allowed"),
@@ -265,16 +265,29 @@ def build_document() -> dict[str, Any]:
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             if rule.endpoint == "counters.call_next":
                 operation["responses"]["204"] = {"description": "nobody is waiting"}
+            if rule.endpoint == "health.health":  # the same body, while the database is unreachable
+                operation["responses"]["503"] = {"description": "degraded", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Health"}}}}
+            for code, text in EXTRA_ERRORS.get(rule.endpoint, ()):
+                operation["responses"][str(code)] = {
+                    "description": text,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            if method in ("POST", "PUT", "PATCH"):
+                operation["responses"]["413"] = {
+                    "description": "body too large",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             allowed = ACCESS.get(rule.endpoint, ())  # the access table decides (hub/api/access.py)
             if ANYONE not in allowed:
                 # A ticket link (?k=) also opens the ticket reads: security may then be left empty.
                 operation["security"] = [{"bearer": []}, *([{}] if TICKET_LINK in allowed else [])]
                 shown = [role for role in allowed if role != "admin"] or ["admin only"]
                 operation["description"] = "Roles: " + ", ".join(shown) + " (and admin)."
-            if body is not None:
-                components[body.__name__] = _model_schema(body, components)
-                operation["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
+            if body is not None or method in ("POST", "PUT", "PATCH"):
+                # An action without fields takes nothing or an empty object (the view parses EmptyBody).
+                model = body or schemas.EmptyBody
+                components[model.__name__] = _model_schema(model, components)
+                operation["requestBody"] = {"required": body is not None, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
             paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",

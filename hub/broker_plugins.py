@@ -1,0 +1,132 @@
+"""amqtt plugins for the embedded broker: logins and topic rules from the file hub/broker.py writes.
+
+amqtt's own FileAuthPlugin only reads argon2/crypt hashes, while the device registry keeps Mosquitto's
+PBKDF2 ($7$) hash of each secret (no secret in clear anywhere); and its ACL plugin's rules are fixed at
+start. These read one JSON file (logins, hashes, read/write topic filters from hub/mqtt_acl.py) and
+read it again when it changes, so a device added, moved or retired while the broker runs is seen at its
+next connection, subscription or publish.
+
+They run inside the amqtt child process, which has no Flask, no database and no gevent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from amqtt.contexts import Action, BaseContext
+from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+from amqtt.session import Session
+
+from hub.domain.devices.registry import check_mosquitto_hash
+
+log = logging.getLogger(__name__)
+
+
+class _Rules:
+    """The rules file, read again whenever its modification time changes."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self._stamp: tuple[int, int] | None = None
+        self.users: dict[str, str] = {}
+        self.rules: dict[str, dict[str, list[str]]] = {}
+
+    def current(self) -> _Rules:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            # No file: nobody logs in (never fall back to an open broker).
+            self.users, self.rules, self._stamp = {}, {}, None
+            return self
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._stamp:
+            try:
+                content: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+                self.users, self.rules = dict(content["users"]), dict(content["rules"])
+                self._stamp = stamp
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                # A half-written file: keep the rules read before and try again next time.
+                log.warning("broker rules %s unreadable (%s): keeping the previous ones", self.path, exc)
+        return self
+
+
+_files: dict[str, _Rules] = {}
+
+
+def _rules(path: str) -> _Rules:
+    return _files.setdefault(path, _Rules(path)).current()
+
+
+def filter_allows(allowed: str, requested: str) -> bool:
+    """Whether the topic (or subscription filter) `requested` lies inside the ACL filter `allowed`.
+
+    Unlike a plain topic match, a requested wildcard is only inside an allowed one of at least its
+    breadth: `a/#` is not inside `a/+`."""
+    want, have = requested.split("/"), allowed.split("/")
+    for index, level in enumerate(have):
+        if level == "#":
+            return True
+        if index >= len(want) or want[index] == "#":
+            return False
+        if level != "+" and (want[index] == "+" or want[index] != level):
+            return False
+    return len(want) == len(have)
+
+
+class CredentialsAuthPlugin(BaseAuthPlugin):
+    """A client logs in with a known login and its secret; no login, no connection."""
+
+    @dataclass
+    class Config:
+        rules_file: str = ""
+
+    async def authenticate(self, *, session: Session) -> bool | None:
+        rules = _rules(self.config.rules_file)
+        stored = rules.users.get(session.username or "")
+        if not stored or not check_mosquitto_hash(session.password or "", stored):
+            self.context.logger.info("refused a connection (client id %r, login %r)", session.client_id,
+                                     session.username)
+            return False
+        return True
+
+
+class TopicRulesPlugin(BaseTopicPlugin):
+    """Each login reads and writes only the topics its rules give it (hub/mqtt_acl.acl_rules)."""
+
+    @dataclass
+    class Config:
+        rules_file: str = ""
+
+    def __init__(self, context: BaseContext) -> None:
+        super().__init__(context)
+        broker = getattr(context, "_broker_instance", None)
+        if broker is not None:
+            # amqtt 0.12 asks the topic plugins about every delivery (RECEIVE) while it iterates its
+            # subscription dict; awaiting them there lets a new subscription change the dict under it
+            # (RuntimeError, the broadcast lost). Subscriptions are checked when made, so deliveries
+            # are passed without a check and without a yield.
+            checked = broker._topic_filtering
+
+            async def _topic_filtering(session: Session, topic: str, action: Action) -> bool:
+                return True if action == Action.RECEIVE else await checked(session, topic, action)
+
+            broker._topic_filtering = _topic_filtering
+
+    async def topic_filtering(self, *, session: Session | None = None, topic: str | None = None,
+                              action: Action | None = None) -> bool | None:
+        if session is None or not topic:
+            return False
+        rule = _rules(self.config.rules_file).rules.get(session.username or "")
+        if rule is None:
+            return False
+        allowed = rule["write"] if action == Action.PUBLISH else rule["read"]
+        permitted = any(filter_allows(pattern, topic) for pattern in allowed)
+        if not permitted:
+            self.context.logger.info("refused %s of %r for %r", getattr(action, "value", action), topic,
+                                     session.username)
+        return permitted
