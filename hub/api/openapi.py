@@ -31,6 +31,7 @@ MEDIA: dict[str, dict[str, dict[str, Any]]] = {
     "reports.report_workbook": {XLSX: BINARY},
     "reports.report_table": {"text/csv": {"type": "string"}, XLSX: BINARY},
     "insurance.claim_file": {"application/xml": {"type": "string"}},
+    "insurance.claims_batch": {"application/xml": {"type": "string"}},
 }
 NO_CONTENT = {"kiosk.ticket_by_key"}  # 302 to the ticket's status page
 # Errors only some operations answer, besides the common ones.
