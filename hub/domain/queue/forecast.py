@@ -87,7 +87,7 @@ class QueueForecasts(QueueCore):
         return forecast
 
     def _calibrated_scales(self, connection: Connection, service_id: int, now: datetime) -> dict[str, float]:
-        """The learned P90 scales of a service by band, after counting the waiting tickets already past their P90.
+        """The learned P90 scales of a service by band, after counting the waiting tickets already past them.
 
         Counted at most once a minute per service: a surge shows in the scale within a minute.
         """
@@ -97,9 +97,8 @@ class QueueForecasts(QueueCore):
             self._overdue_checked[service_id] = minute
             rows = fast(connection, _WAITING_WITH_P90, {"b_service": service_id, "b_day": local_day(now, self.tz)})
             now_ms = to_ms(now)
-            overdue = [row.id for row in rows
-                       if (now_ms - to_ms(row.issued_at)) / 60_000 > row.estimate_p90_min]
-            calibration.observe_overdue(service_id, overdue)
+            calibration.observe_waiting(service_id, [
+                (row.id, (now_ms - to_ms(row.issued_at)) / 60_000, row.estimate_p90_min) for row in rows])
         return calibration.band_scales(service_id)
     def _earlier_work(self, connection: Connection, serving: list[CounterConfig], service: str,
                       now: datetime) -> dict[str, float]:
