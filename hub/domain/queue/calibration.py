@@ -51,6 +51,7 @@ MIN_RATE = 0.02
 # 1.0 was the earlier method; 0.5 and 0.75 were compared on the bundled days and 0.75 kept all inside.
 STALE_WEIGHT = 0.75
 DEFAULT_BAND = "line"
+MAX_REMEMBERED = 200_000  # waiting tickets whose estimate is kept (a central hospital issues ~30,000 a day)
 BANDS = ("free", "break", "line")  # as estimates.BANDS (the kinds of estimate)
 
 
@@ -91,6 +92,11 @@ class P90Calibrator:
         if not self.enabled:
             return
         width = (p90 - p50) / self.scale(service_id, band)
+        if len(self._shown) >= MAX_REMEMBERED:
+            # Tickets cancelled while waiting are never called: forget the oldest half (days old by then).
+            for old in list(self._shown)[: MAX_REMEMBERED // 2]:
+                del self._shown[old]
+                self._counted.pop(old, None)
         self._shown[ticket_id] = _Shown(band, p50, max(width, 1e-6))
 
     def _needed(self, shown: _Shown, waited: float) -> float:
@@ -141,8 +147,3 @@ class P90Calibrator:
                 self._counted[ticket_id] = miss
                 self._step(service_id, shown.band if shown is not None else DEFAULT_BAND,
                            miss - (counted or 0.0), 0.0, counted is None)
-
-    def forget(self, ticket_id: int) -> None:
-        """A ticket that will not be called (cancelled, or the day ended): drop what it was shown."""
-        self._shown.pop(ticket_id, None)
-        self._counted.pop(ticket_id, None)
