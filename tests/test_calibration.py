@@ -103,10 +103,17 @@ def test_a_long_line_shown_one_narrow_p90_is_not_counted_as_fifty_fresh_misses()
 @pytest.mark.parametrize("name", ["quiet-day", "bad-day", "short-staffed"])
 def test_p90_coverage_holds_on_unfamiliar_days(name: str) -> None:
     scenario, clinic = load_scenario(SCENARIOS / f"{name}.toml")
-    estimate = summarize(Simulation(scenario, clinic, seed=1).run())["estimate"]
+    simulation = Simulation(scenario, clinic, seed=1)
+    estimate = summarize(simulation.run())["estimate"]
     assert estimate["tickets"] > 300
     assert 0.85 <= estimate["engine"]["p90_coverage"] <= 0.95
     assert estimate["engine"]["mae"] < estimate["baseline"]["mae"]
+    # The waits in a working line on their own too (not only helped by the free counters' easy hits).
+    assert simulation.queue is not None
+    line = [seen for (_, band), seen in simulation.queue.calibration.tally.items() if band == "line"]
+    covered, judged = sum(c for c, _ in line), sum(j for _, j in line)
+    assert judged > 100
+    assert 0.85 <= covered / judged <= 0.95
 
 
 def test_without_calibration_the_bad_day_is_under_covered() -> None:

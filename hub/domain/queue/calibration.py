@@ -74,6 +74,8 @@ class P90Calibrator:
     counts: dict[tuple[int, str], int] = field(default_factory=dict)
     _counted: dict[int, float] = field(default_factory=dict)  # waiting ticket -> miss already counted
     _shown: dict[int, _Shown] = field(default_factory=dict)
+    # (service, band) -> [waits at or under the P90 shown, waits judged]: the coverage the hub has seen.
+    tally: dict[tuple[int, str], list[int]] = field(default_factory=dict)
 
     def scale(self, service_id: int, band: str = DEFAULT_BAND) -> float:
         if not self.enabled:
@@ -128,6 +130,10 @@ class P90Calibrator:
         shown = self._shown.pop(ticket_id, None)
         if shown is None and p90_minutes is None:
             return
+        if p90_minutes is not None:
+            seen = self.tally.setdefault((service_id, shown.band if shown else DEFAULT_BAND), [0, 0])
+            seen[0] += waited_minutes <= p90_minutes
+            seen[1] += 1
         counted = self._counted.pop(ticket_id, None)
         miss = self._miss(service_id, shown, waited_minutes, p90_minutes)
         band = shown.band if shown is not None else DEFAULT_BAND
