@@ -90,9 +90,8 @@ class P90Calibrator:
         return {band: self.scale(service_id, band) for band in BANDS}
 
     def issued(self, service_id: int, ticket_id: int, band: str, p50: float, p90: float) -> None:
-        """A new ticket's estimate: its wait will be judged against what it was shown."""
-        if not self.enabled:
-            return
+        """A new ticket's estimate: its wait will be judged against what it was shown (and tallied, even
+        with the calibration off, so that the coverage by band can be compared)."""
         width = (p90 - p50) / self.scale(service_id, band)
         if len(self._shown) >= MAX_REMEMBERED:
             # Tickets cancelled while waiting are never called: forget the oldest half (days old by then).
@@ -125,15 +124,13 @@ class P90Calibrator:
 
     def observe_call(self, service_id: int, ticket_id: int, waited_minutes: float, p90_minutes: float | None) -> None:
         """A ticket called for the first time: the rest of its miss (if any was not yet counted), and its hit."""
-        if not self.enabled:
-            return
         shown = self._shown.pop(ticket_id, None)
-        if shown is None and p90_minutes is None:
-            return
         if p90_minutes is not None:
             seen = self.tally.setdefault((service_id, shown.band if shown else DEFAULT_BAND), [0, 0])
             seen[0] += waited_minutes <= p90_minutes
             seen[1] += 1
+        if not self.enabled or (shown is None and p90_minutes is None):
+            return
         counted = self._counted.pop(ticket_id, None)
         miss = self._miss(service_id, shown, waited_minutes, p90_minutes)
         band = shown.band if shown is not None else DEFAULT_BAND
