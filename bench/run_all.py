@@ -16,6 +16,7 @@ RUNS = [
     ["-m", "bench.bench_mqtt_fanout", "--devices", "300", "--boards", "300", "--presses", "20"],
     ["-m", "bench.bench_fanout", "--boards", "300", "--devices", "300", "--workers", "4", "--calls", "20"],
     ["-m", "bench.bench_simulation"],
+    ["-m", "bench.bench_p90_coverage", "--seed", "1"],
     ["bench/bench_voice.py", "--calls", "30"],
 ]
 

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import pairwise
 
 from hub.domain.queue.service_times import ServiceTime
 
@@ -39,12 +40,20 @@ SCHEDULE_REUSE_MS = 2_000
 MODEL_ERROR = 0.18
 # A free counter calls a new ticket with nobody ahead within about this long.
 IDLE_CALL_MINUTES = 1.5
+# The kinds of estimate the P90 is calibrated apart (calibration.py): nobody ahead and a counter free;
+# a wait that runs across a closed period (before opening, over lunch: when staff come back decides it);
+# and a wait in a working line.
+FREE, BREAK, LINE = "free", "break", "line"
+# Spread of when the staff of a closed counter actually start calling (minutes).
+OPENING_SD_MINUTES = LATE_OPENING_MINUTES / 2
+BANDS = (FREE, BREAK, LINE)
 
 
 @dataclass(frozen=True)
 class Estimate:
     p50_minutes: float
     p90_minutes: float
+    band: str = LINE  # which calibration scale made the P90 (BANDS)
 
     def as_dict(self) -> dict[str, int]:
         p50 = round(self.p50_minutes)
@@ -105,6 +114,8 @@ class ServiceForecast:
     expected_break_minutes: float
     p90_scale: float
     walk_minutes: float = WALK_MINUTES
+    # Learned scales by band (calibration.py); a band missing here uses `p90_scale`.
+    band_scales: dict[str, float] = field(default_factory=dict)
     _starts: list[int] = field(default_factory=list)
     _heap: list[tuple[int, int]] | None = None
     _lanes: list[_Lane] = field(default_factory=list)
@@ -248,8 +259,16 @@ class ServiceForecast:
                 wait = longer
                 break
             wait = longer
+        spread = Z90 * self._position_sd(ahead, jumpers)
+        if ahead == 0 and any(c.state == "open" and c.current_status is None for c in self.counters):
+            # Nobody ahead and a counter free now: it calls within a minute or so (a keypad beep), so a
+            # whole service time of margin would promise a wait that never comes (a quiet day's P90).
+            return Estimate(wait, wait + IDLE_CALL_MINUTES * self.band_scales.get(FREE, self.p90_scale), FREE)
+        unscaled = self._wait_at(ahead + jumpers + spread)
+        band = BREAK if unscaled is not None and self._crosses_closed(self.now_ms + unscaled * MINUTE_MS) else LINE
+        scale = self.band_scales.get(band, self.p90_scale)
         # A whole ticket: between the last call before lunch and the first after it nobody is called.
-        position = ahead + jumpers + Z90 * self._position_sd(ahead, jumpers) * self.p90_scale
+        position = ahead + jumpers + spread * scale
         slow = self._wait_at(math.ceil(position))
         between = self._wait_at(position)
         cycle = self.service_time.mean + self.walk_minutes
@@ -260,12 +279,27 @@ class ServiceForecast:
         # At least one job's worth across the working counters: even an idle counter takes a moment to call.
         working = sum(1 for c in self.counters if c.state != "closed") or 1
         # (Half a job: the residual of the service in hand is already in `wait`.)
-        floor = wait + Z90 * (self.service_time.mean + self.walk_minutes) / working * self.p90_scale / 2
-        if ahead == 0 and any(c.state == "open" and c.current_status is None for c in self.counters):
-            # Nobody ahead and a counter free now: it calls within a minute or so (a keypad beep), so a
-            # whole service time of margin would promise a wait that never comes (a quiet day's P90).
-            return Estimate(wait, wait + IDLE_CALL_MINUTES * self.p90_scale)
-        return Estimate(wait, max(slow if slow is not None else wait, floor))
+        floor = wait + Z90 * (self.service_time.mean + self.walk_minutes) / working * scale / 2
+        p90 = max(slow if slow is not None else wait, floor)
+        if band == BREAK:
+            # When staff come back is uncertain too (a few minutes late, as `LATE_OPENING_MINUTES`), and it
+            # delays everyone in the line alike: a spread in time, not in positions.
+            p90 += Z90 * OPENING_SD_MINUTES * scale
+        return Estimate(wait, p90, band)
+
+    def _crosses_closed(self, until_ms: float) -> bool:
+        """Whether a counter's closed period (before its first shift, between shifts) lies before `until_ms`."""
+        now = self.now_ms
+        for counter in self.counters:
+            hours = counter.hours_ms
+            if not hours:
+                continue
+            if now < hours[0][0]:
+                return True
+            for (_, end), (start, _) in pairwise(hours):
+                if now < start and until_ms > end:
+                    return True
+        return False
 
     def _position_sd(self, ahead: int, jumpers: float) -> float:
         """Spread, in tickets, of how many calls come before ours.

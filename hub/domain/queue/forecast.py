@@ -77,16 +77,17 @@ class QueueForecasts(QueueCore):
             counters=loads, arrivals_per_minute=rates, head_starts=self.rules.head_start_minutes,
             no_show_rate=no_show_rate, no_show_minutes=no_show_minutes,
             expected_break_minutes=self.clinic.estimates.expected_break_minutes,
-            p90_scale=self._calibrated_scale(connection, service_id, now),
-            walk_minutes=self.times.walk_minutes(connection, service_id))
+            p90_scale=self.calibration.start,
+            walk_minutes=self.times.walk_minutes(connection, service_id),
+            band_scales=self._calibrated_scales(connection, service_id, now))
         # Reuse the calls the last forecast of this service already played forward (O(1) instead of
         # O(line) per estimate while the counters stand still); otherwise this one becomes the base.
         if not forecast.share_schedule(self._schedules.get(service)):
             self._schedules[service] = forecast
         return forecast
 
-    def _calibrated_scale(self, connection: Connection, service_id: int, now: datetime) -> float:
-        """The learned P90 scale of a service, after counting the waiting tickets already past their P90.
+    def _calibrated_scales(self, connection: Connection, service_id: int, now: datetime) -> dict[str, float]:
+        """The learned P90 scales of a service by band, after counting the waiting tickets already past them.
 
         Counted at most once a minute per service: a surge shows in the scale within a minute.
         """
@@ -96,10 +97,9 @@ class QueueForecasts(QueueCore):
             self._overdue_checked[service_id] = minute
             rows = fast(connection, _WAITING_WITH_P90, {"b_service": service_id, "b_day": local_day(now, self.tz)})
             now_ms = to_ms(now)
-            overdue = [row.id for row in rows
-                       if (now_ms - to_ms(row.issued_at)) / 60_000 > row.estimate_p90_min]
-            calibration.observe_overdue(service_id, overdue)
-        return calibration.scale(service_id)
+            calibration.observe_waiting(service_id, [
+                (row.id, (now_ms - to_ms(row.issued_at)) / 60_000, row.estimate_p90_min) for row in rows])
+        return calibration.band_scales(service_id)
     def _earlier_work(self, connection: Connection, serving: list[CounterConfig], service: str,
                       now: datetime) -> dict[str, float]:
         """Minutes of work a multi-service counter has in the services it takes before ours."""

@@ -87,6 +87,9 @@ class QueueIssuing(QueueViews):
             estimate_p50_min=estimate.p50_minutes if estimate else None,
             estimate_p90_min=estimate.p90_minutes if estimate else None,
         )).one()
+        if estimate is not None:
+            # Its wait is judged against what it was shown (calibration.py).
+            self.calibration.issued(service_id, inserted.id, estimate.band, estimate.p50_minutes, estimate.p90_minutes)
         fast(connection, INSERT_TRANSITION, dict(
             ticket_id=inserted.id, from_status=None, to_status=p.WAITING, started_at=arrival, at=arrival,
             duration_ms=0, actor=actor[:64], reason=source))
