@@ -40,7 +40,9 @@ POLICIES: dict[str, Practice] = {p.name: p for p in (
              priorities=False, routing=False, parallel=True),
     Practice("advisor", "staffing advisor alone: a manager opens reserve rooms and nudges idle counters",
              priorities=False, routing=False, advisor=True),
-    Practice("clinicq", "everything on: priority classes, order routing, parallel tickets, staffing advisor",
-             priorities=True, routing=True, parallel=True, advisor=True),
+    # What the hub does: its order routing issues one ticket at a time (hub/domain/clinical/orders.py),
+    # so parallel tickets stay a practice of their own (docs/simulation.md says why).
+    Practice("clinicq", "what clinicq does: priority classes, order routing, the staffing advisor followed",
+             priorities=True, routing=True, advisor=True),
 )}
 DEFAULT_POLICY = "clinicq"

@@ -183,6 +183,7 @@ class Simulation:
         self.desks += [self._reserve_desk(room) for room in reserve.values()]
         self.stage_of: dict[int, Stage] = {}
         self.advice_acted: list[dict[str, Any]] = []  # what the simulated manager did, and when
+        self.late_returns = 0  # parallel tickets: calls missed while in another room, taken back late
         self.desks_of: dict[str, list[Desk]] = {s.code: [] for s in clinic.services}
         for desk in self.desks:
             for service in desk.services:
@@ -548,8 +549,9 @@ class Simulation:
             desk.state = CLOSED
             self.advice_acted.append({"at": self.now, "action": "close", "counter": desk.code})
         elif desk.on_shift:
-            self.advice_acted.append({"at": self.now, "action": "nudge", "counter": desk.code})
             self._press(desk)
+            if desk.state != IDLE:  # the nudge found someone to call (nobody waiting: nothing to do)
+                self.advice_acted.append({"at": self.now, "action": "nudge", "counter": desk.code})
 
     # ================================================================== staff
     def _press(self, desk: Desk) -> None:
@@ -608,6 +610,7 @@ class Simulation:
                 visit.missed.add(ticket_id)  # busy elsewhere: comes back when free, as a late return
             else:
                 # Free again just as the no-show was pressed: at the counter a moment later, a late return.
+                self.late_returns += 1
                 self._wake(self.queue.return_late(ticket_id, actor=ACTOR)["service"])
 
     def _start(self, desk: Desk, ticket_id: int) -> None:
@@ -630,6 +633,7 @@ class Simulation:
                 # Other tests of the group are still ahead: back to those lines; a line that called the
                 # patient meanwhile and marked a no-show takes them back (the engine's late return).
                 for missed in sorted(visit.missed):
+                    self.late_returns += 1
                     view = self.queue.return_late(missed, actor=ACTOR)
                     self._wake(view["service"])
                 visit.missed.clear()
