@@ -131,6 +131,9 @@ class DayRecord:
     visit_rows: list[dict[str, Any]] = field(default_factory=list)  # one per visit: route, times, 1313 class
     desk_minutes: dict[str, dict[str, float]] = field(default_factory=dict)  # counter -> state -> minutes
     desk_services: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # What the simulated manager did (advisor practices): {"at" (minutes), "action", "counter", ...}.
+    advice_acted: list[dict[str, Any]] = field(default_factory=list)
+    late_returns: int = 0  # parallel tickets: calls missed while in another room, taken back late
 
 
 def lognormal(rng: random.Random, minutes: Minutes) -> float:
@@ -347,7 +350,8 @@ class Simulation:
         return DayRecord(self.scenario, self.clinic, self.seed, kind,
                          time.perf_counter() - started, len(self.visits), self.events, tickets, self.baseline,
                          self.ahead, self.unserved, self.practice.name, self._visit_rows(),
-                         {d.code: dict(d.minutes) for d in self.desks}, {d.code: d.services for d in self.desks})
+                         {d.code: dict(d.minutes) for d in self.desks}, {d.code: d.services for d in self.desks},
+                         list(self.advice_acted), self.late_returns)
 
     def _end_of_day(self) -> None:
         """Tickets nobody served by the end (no overtime) are cancelled: the day is over."""
