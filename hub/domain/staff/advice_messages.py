@@ -31,7 +31,7 @@ P = StaffMessagePreference.__table__
 M = StaffMessage.__table__
 U = StaffUser.__table__
 TEMPLATE = "staffing_advice"
-JOB = "staffing_advice"
+JOB = "staffing.advice"
 PHONE = re.compile(r"^(\+?84|0)\d{9,10}$")
 
 
@@ -149,5 +149,5 @@ class StaffAdviceMessages:
 
 def _message(row: Any) -> dict[str, Any]:
     return {"id": row.id, "kind": row.kind, "key": row.key, "title": row.title, "body": row.body,
-            "created_at": row.created_at.isoformat(), "read": row.read_at is not None,
+            "created_at": row.created_at.isoformat(), "at": row.created_at, "read": row.read_at is not None,
             "standing": row.cleared_at is None}
