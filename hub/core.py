@@ -18,6 +18,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from hub import migrate
 from hub.config import ClinicConfig, ConfigError
 from hub.db import Database, sqlite_url
+from hub.domain.advice.messages import JOB as ADVICE_JOB
+from hub.domain.advice.messages import StaffAdviceMessages
 from hub.domain.billing.service import BillingService
 from hub.domain.booking.service import BookingService
 from hub.domain.clinical.exams import ClinicalService
@@ -33,8 +35,6 @@ from hub.domain.notifications.outbox import NotificationService
 from hub.domain.queue.engine import QueueService
 from hub.domain.reports.store import RollupStore, install_rollup_job
 from hub.domain.staff.accounts import StaffService
-from hub.domain.staff.advice_messages import JOB as ADVICE_JOB
-from hub.domain.staff.advice_messages import StaffAdviceMessages
 from hub.domain.staff.tokens import TokenService
 from hub.domain.structure.live import LiveConfig
 from hub.domain.structure.service import StructureInvalid, StructureService
