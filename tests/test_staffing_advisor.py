@@ -112,7 +112,7 @@ def test_the_engine_knows_how_long_a_service_stays_open(
         sqlite_engine: tuple[QueueService, RecordingBus], clock: VirtualClock) -> None:
     queue, _ = sqlite_engine
     hours = [queue.clinic.counter_hours(c) for c in queue.clinic.counters if "kham-noi" in c.services]
-    (start, end), *later = hours[0]
+    (_, end), *later = hours[0]
     assert later, "the sample clinic's exam rooms close for lunch"
     clock.set(NOW.replace(hour=end.hour, minute=end.minute) - timedelta(minutes=40))
     assert queue._open_for("kham-noi", clock.now()) == 40
