@@ -44,15 +44,15 @@ def run(name: str, seed: int, policies: list[str]) -> dict[str, Any]:
 
 def summary_table(results: list[dict[str, Any]]) -> str:
     header = ("| scenario | policy | visits | visit mean | visit P90 | within 1313 | wait mean | wait P90 "
-              "| idle staff | re-routed | CPU s |")
-    out = [header, "|" + "---|" * 11]
+              "| idle staff | re-routed | rooms opened | back late | CPU s |")
+    out = [header, "|" + "---|" * 13]
     for result in results:
         for policy, row in result["policies"].items():
             share = "-" if row["within_1313"] is None else f"{100 * row['within_1313']:.1f} %"
             idle = "-" if row["idle_share"] is None else f"{100 * row['idle_share']:.1f} %"
             out.append(f"| {result['scenario']} | {policy} | {row['visits']:,} | {row['visit_mean']} | "
                        f"{row['visit_p90']} | {share} | {row['wait_mean']} | {row['wait_p90']} | {idle} | "
-                       f"{row['rerouted']} | {row['cpu_seconds']} |")
+                       f"{row['rerouted']} | {row['rooms_opened']} | {row['late_returns']} | {row['cpu_seconds']} |")
     return "\n".join(out)
 
 

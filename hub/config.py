@@ -378,6 +378,8 @@ class AdvisorSettings(_Strict):
     idle_minutes: float = Field(10, gt=0, le=600)  # an open counter that has called no one for this long
     free_minutes: float = Field(5, gt=0, le=120)  # a room whose own line's P90 is below this is free
     services: dict[Code, AdvisorThresholds] = {}  # per service, e.g. { tiep-don = { p90_minutes = 30 } }
+    # How often the hub runs the advisor on its own, so opted-in admins get new advice as a message.
+    message_every_seconds: float = Field(60, ge=10, le=3600)
 
 
 class ReportSettings(_Strict):

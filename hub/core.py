@@ -18,6 +18,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from hub import migrate
 from hub.config import ClinicConfig, ConfigError
 from hub.db import Database, sqlite_url
+from hub.domain.advice.messages import JOB as ADVICE_JOB
+from hub.domain.advice.messages import StaffAdviceMessages
 from hub.domain.billing.service import BillingService
 from hub.domain.booking.service import BookingService
 from hub.domain.clinical.exams import ClinicalService
@@ -68,6 +70,7 @@ class Hub:
     insurance: InsuranceService | None = None  # BHYT, when config/insurance.toml exists
     # Which broker serves: "embedded" (amqtt child on loopback) or "external"; "" while MQTT is off.
     mqtt_broker: str = ""
+    staff_messages: StaffAdviceMessages | None = None  # the staffing advice to admins who opted in
 
     def ticket_token(self, ticket_id: int) -> str:
         """The signed token in a ticket's status link: it lets a patient follow that ticket only."""
@@ -166,6 +169,11 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
     install_booking_reminders(scheduler, messages, config)
     # Closed days are summed once, at night, so the morning's reports open at once.
     install_rollup_job(scheduler, RollupStore(db, config, clock))
+    # The advisor runs on a timer too: its advice reaches opted-in admins with nobody on the ops page.
+    staff_messages = StaffAdviceMessages(db, config, bus, clock, notifications)
+    staff_messages.install(bus)
+    staff_messages._queue_staffing = queue.staffing
+    scheduler.add_job(ADVICE_JOB, staff_messages.run_advisor, every_seconds=config.advisor.message_every_seconds)
     if config.hub.broker_files_dir:
         from hub.mqtt_acl import BrokerFiles  # the broker's files: an adapter, wired here like the channels
 
@@ -185,7 +193,7 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
                 clinical=ClinicalService(db, config, bus, clock, queue),
                 billing=billing, notifications=notifications,
                 scheduler=scheduler, follow_ups=follow_ups, structure=structure, var_dir=var_dir, secret_key=key,
-                insurance=insurance)
+                insurance=insurance, staff_messages=staff_messages)
     from hub.printing.slip_printer import EscposSlipPrinter  # the slips' printers: an adapter, wired here
 
     built.clinical.slips.printer = EscposSlipPrinter(config)

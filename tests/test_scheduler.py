@@ -194,5 +194,5 @@ def test_clinicq_worker_once_and_status(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     status = json.loads(result.output[result.output.index("{"):])
     assert {"followups.no_shows", "followups.plan", "notifications.send", "report-rollups",
-            "bookings.remind", "insurance.recheck", "insurance.claims"} == set(status["jobs"])
+            "bookings.remind", "insurance.recheck", "insurance.claims", "staffing.advice"} == set(status["jobs"])
     assert status["runs"]["notifications.send"]["last_ok"] == "True"

@@ -142,7 +142,7 @@ def test_the_estimate_beats_the_baseline(tiny_summary: dict[str, Any]) -> None:
 DOCUMENTED_KEYS = {
     "report_version", "scenario", "seed", "day", "database", "elapsed_seconds", "events", "visits",
     "visits_completed", "tickets", "final_states", "throughput", "waits", "services", "estimate", "warnings",
-    "policy", "visit_time", "staff",
+    "policy", "visit_time", "staff", "manager", "late_returns",
 }
 
 

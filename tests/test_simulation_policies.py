@@ -60,6 +60,11 @@ no_show_share = 0.05
 [staff]
 pauses_per_hour = 0.5
 
+[[staff.reserve]]
+code = "kham-r"
+services = ["kham"]
+hours = ["08:00-11:00"]
+
 [flow]
 reception = "tiep-don"
 lab_share = 0.5
@@ -102,7 +107,10 @@ def test_the_same_seed_gives_the_same_patients_under_every_policy(days: dict[str
     assert any(len([s for s in stages if s[0] in ("xet-nghiem", "cdha")]) == 2 for _, stages in reference)
     for name, simulation in days.items():
         assert _patients(simulation) == reference, name
-        assert [d.pace for d in simulation.desks] == [d.pace for d in days["fifo-paper"].desks]
+        # The staff too, the reserve room included (its pace and free hours), opened or not.
+        assert [(d.code, d.pace, d.shifts, d.reserve) for d in simulation.desks] == \
+            [(d.code, d.pace, d.shifts, d.reserve) for d in days["fifo-paper"].desks]
+    assert days["fifo-paper"].desks[-1].code == "kham-r"
 
 
 def test_a_paper_clinic_knows_only_emergencies(days: dict[str, Simulation]) -> None:

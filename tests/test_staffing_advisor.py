@@ -95,6 +95,32 @@ def _room(clinic: ClinicConfig, service: str) -> str:
     return next(c.code for c in clinic.counters if c.services == [service])
 
 
+def test_no_open_counter_advice_for_tickets_taken_during_the_lunch_break() -> None:
+    # A short line now; a ticket taken after 11:30 waits for the afternoon (P90 over an hour from then).
+    def over_lunch(k: float) -> Estimate:
+        return Estimate(k * 2, k * 2 + 2) if k < 8 else Estimate(130 + k, 140 + k)
+    at_1100 = NOW.replace(hour=11)
+    outlook = advisor.predict("kham", "Khám", "exam", 2, 0.2, over_lunch, open_for_minutes=30)
+    assert any(e and e.p90_minutes >= 45 for m, e in outlook.predictions if m >= 30)
+    assert advisor.advise(at_1100, [outlook], [], thresholds, SITE_TZ) == []
+    # The same line with nothing known about the hours (or in the day's last shift): the advice fires.
+    unknown = advisor.predict("kham", "Khám", "exam", 2, 0.2, over_lunch)
+    assert [a.kind for a in advisor.advise(at_1100, [unknown], [], thresholds, SITE_TZ)] == ["open_counter"]
+
+
+def test_the_engine_knows_how_long_a_service_stays_open(
+        sqlite_engine: tuple[QueueService, RecordingBus], clock: VirtualClock) -> None:
+    queue, _ = sqlite_engine
+    hours = [queue.clinic.counter_hours(c) for c in queue.clinic.counters if "kham-noi" in c.services]
+    (_, end), *later = hours[0]
+    assert later, "the sample clinic's exam rooms close for lunch"
+    clock.set(NOW.replace(hour=end.hour, minute=end.minute) - timedelta(minutes=40))
+    assert queue._open_for("kham-noi", clock.now()) == 40
+    afternoon_end = later[-1][1]
+    clock.set(NOW.replace(hour=afternoon_end.hour, minute=afternoon_end.minute) - timedelta(minutes=30))
+    assert queue._open_for("kham-noi", clock.now()) is None  # the last shift serves on until the line is empty
+
+
 def test_the_engine_fires_and_clears_advice_and_publishes_the_change(
         sqlite_engine: tuple[QueueService, RecordingBus], clock: VirtualClock) -> None:
     queue, bus = sqlite_engine

@@ -32,6 +32,8 @@ def brief(summary: dict[str, Any]) -> dict[str, Any]:
         "waits": {code: {"mean": figures["wait"]["mean"], "p90": figures["wait"]["p90"]}
                   for code, figures in summary["services"].items()},
         "idle_share": summary["staff"]["idle_share"],
+        "rooms_opened": summary["manager"]["rooms_opened"],
+        "late_returns": summary["late_returns"],
         "p90_coverage": summary["estimate"]["engine"]["p90_coverage"],
         "elapsed_seconds": summary["elapsed_seconds"],
     }
@@ -67,6 +69,8 @@ def render_comparison(result: dict[str, Any]) -> str:
     out.append(line("wait mean / P90 (min)", [f"{num(rows[n]['wait_mean'])}/{num(rows[n]['wait_p90'])}"
                                               for n in names]))
     out.append(line("staff idle share", [pct(rows[n]["idle_share"]) for n in names]))
+    out.append(line("reserve rooms opened", [str(rows[n].get("rooms_opened", 0)) for n in names]))
+    out.append(line("calls missed, back late", [str(rows[n].get("late_returns", 0)) for n in names]))
     out.append(line("estimate P90 coverage", [pct(rows[n]["p90_coverage"]) for n in names]))
     out.append("")
     out.append("wait mean / P90 per service (min)")

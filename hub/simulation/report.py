@@ -103,6 +103,11 @@ def summarize(record: DayRecord) -> dict[str, Any]:
         "policy": record.policy,
         "visit_time": visit_times(record),
         "staff": staff_figures(record),
+        "manager": {"rooms_opened": sum(1 for a in record.advice_acted if a["action"] == "open"),
+                    "rooms_closed": sum(1 for a in record.advice_acted if a["action"] == "close"),
+                    "nudges": sum(1 for a in record.advice_acted if a["action"] == "nudge"),
+                    "actions": [{**a, "at": _clock(a["at"])} for a in record.advice_acted]},
+        "late_returns": record.late_returns,
         "warnings": warnings(record, issued, finished),
     }
 
@@ -280,3 +285,9 @@ def render_table(summary: dict[str, Any]) -> str:
 def _share(value: float | None, width: int = 0) -> str:
     text = f"{100 * value:.1f} %" if value is not None else "-"
     return f"{text:>{width}}"
+
+
+def _clock(minutes: float) -> str:
+    """Minutes after midnight as local time of day ("09:05")."""
+    whole = round(minutes)
+    return f"{whole // 60:02d}:{whole % 60:02d}"

@@ -62,6 +62,12 @@ class Visit:
     left: bool = False  # the patient was gone when called: the visit ended there
     replans: int = 0
     results_ready: float = 0.0  # when the last result of its tests is ready for the doctor
+    busy: bool = False  # walking to or at a counter: a call elsewhere finds the patient away
+    # Parallel tickets: the group of tests held at once (ticket ids not yet served), the index of its
+    # last stage, and the tickets marked no-show while the patient was busy in another line.
+    wave: set[int] = field(default_factory=set)
+    wave_end: int = -1
+    missed: set[int] = field(default_factory=set)
 
     @property
     def stage(self) -> Stage:
@@ -87,6 +93,8 @@ class Desk:
     woken: bool = False
     ticket: int | None = None
     calls: int = 0
+    reserve: tuple[tuple[float, float], ...] = ()  # a reserve room: when its staff are free to open it
+    pending: bool = False  # a manager is on the way to open (or nudge) it
 
     @property
     def working(self) -> bool:
@@ -123,6 +131,9 @@ class DayRecord:
     visit_rows: list[dict[str, Any]] = field(default_factory=list)  # one per visit: route, times, 1313 class
     desk_minutes: dict[str, dict[str, float]] = field(default_factory=dict)  # counter -> state -> minutes
     desk_services: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # What the simulated manager did (advisor practices): {"at" (minutes), "action", "counter", ...}.
+    advice_acted: list[dict[str, Any]] = field(default_factory=list)
+    late_returns: int = 0  # parallel tickets: calls missed while in another room, taken back late
 
 
 def lognormal(rng: random.Random, minutes: Minutes) -> float:
@@ -168,7 +179,14 @@ class Simulation:
         self.baseline: dict[int, float] = {}
         self.ahead: dict[int, int] = {}
         self.recent_times: dict[str, deque[float]] = {s.code: deque(maxlen=BASELINE_HISTORY) for s in clinic.services}
-        self.desks = [self._desk(c.code, tuple(c.services)) for c in clinic.counters]
+        reserve = {room.code: room for room in scenario.staff.reserve}
+        self.desks = [self._desk(c.code, tuple(c.services)) for c in clinic.counters if c.code not in reserve]
+        # Reserve rooms after the others, from their own streams: the regular counters keep their draws,
+        # and a reserve's pace is the same under every practice whether it is opened or not.
+        self.desks += [self._reserve_desk(room) for room in reserve.values()]
+        self.stage_of: dict[int, Stage] = {}
+        self.advice_acted: list[dict[str, Any]] = []  # what the simulated manager did, and when
+        self.late_returns = 0  # parallel tickets: calls missed while in another room, taken back late
         self.desks_of: dict[str, list[Desk]] = {s.code: [] for s in clinic.services}
         for desk in self.desks:
             for service in desk.services:
@@ -192,6 +210,14 @@ class Simulation:
             pace = lognormal(self.staff_rng, Minutes(mean=1.0, sd=staff.pace_sd)) if staff.pace_sd else 1.0
         self.pause_rngs[code] = random.Random(f"{self.seed}:pauses:{code}")
         return Desk(code, services, pace, shifts, clock=lambda: self.now)
+
+    def _reserve_desk(self, room: Any) -> Desk:
+        rng = random.Random(f"{self.seed}:reserve:{room.code}")
+        pace_sd = self.scenario.staff.pace_sd
+        pace = room.pace or (lognormal(rng, Minutes(mean=1.0, sd=pace_sd)) if pace_sd else 1.0)
+        self.pause_rngs[room.code] = random.Random(f"{self.seed}:pauses:{room.code}")
+        return Desk(room.code, tuple(room.services), pace, [], clock=lambda: self.now,
+                    reserve=tuple(span_minutes(h) for h in room.hours))
 
     def _plan_arrivals(self) -> None:
         start = clock_minutes(self.scenario.arrivals.start)
@@ -234,6 +260,7 @@ class Simulation:
             others = [c for c in labs if c != first]
             while others and flow.extra_test_share > 0 and self.order_rng.random() < flow.extra_test_share:
                 tests.append(others.pop(self.order_rng.randrange(len(others))))
+            tests.sort(key=self._constraint_rank)  # stable: fasting samples first, contrast after bloods
             route += [(code, priority) for code in tests] + [(exam, "returning")]
         if kind == "exam" and flow.cashier and rng.random() < flow.cashier_share:
             route.append((flow.cashier, priority))
@@ -248,6 +275,9 @@ class Simulation:
         visit = Visit(stages, number=len(self.visits))
         self.visits.append(visit)
         return visit
+
+    def _constraint_rank(self, service: str) -> int:
+        return {"fasting": 0, "contrast": 2}.get(self.scenario.flow.constraints.get(service, ""), 1)
 
     def _minutes(self, service: str) -> Minutes:
         truth = self.scenario.service_times.get(service)
@@ -270,6 +300,17 @@ class Simulation:
                         self._at(moment, self._pause_due, desk)
                         moment += self.staff_rng.expovariate(staff.pauses_per_hour / 60)
 
+    def _plan_advisor(self) -> None:
+        """The manager looks at the advisor's advice every few minutes while any counter works."""
+        spans = [span for desk in self.desks for span in desk.shifts]
+        if not spans:
+            return
+        every = self.scenario.staff.advisor_every_minutes
+        moment, end = min(s for s, _ in spans) + every, max(e for _, e in spans)
+        while moment < end:
+            self._at(moment, self._advise)
+            moment += every
+
     # ================================================================== the event loop
     def _at(self, minute: float, action: Callable[..., None], *args: Any) -> None:
         self._sequence += 1
@@ -289,6 +330,8 @@ class Simulation:
                 self.queue.sync_config()
                 self._plan_arrivals()
                 self._plan_staff()
+                if self.practice.advisor:
+                    self._plan_advisor()
                 while self._heap:
                     minute, _, action, args = heapq.heappop(self._heap)
                     if minute > self.now:
@@ -307,7 +350,8 @@ class Simulation:
         return DayRecord(self.scenario, self.clinic, self.seed, kind,
                          time.perf_counter() - started, len(self.visits), self.events, tickets, self.baseline,
                          self.ahead, self.unserved, self.practice.name, self._visit_rows(),
-                         {d.code: dict(d.minutes) for d in self.desks}, {d.code: d.services for d in self.desks})
+                         {d.code: dict(d.minutes) for d in self.desks}, {d.code: d.services for d in self.desks},
+                         list(self.advice_acted), self.late_returns)
 
     def _end_of_day(self) -> None:
         """Tickets nobody served by the end (no overtime) are cancelled: the day is over."""
@@ -358,16 +402,39 @@ class Simulation:
             work = sum(recent) / len(recent) if recent else self._configured_mean(stage.service)
             points = [(m, e.p50_minutes) for m, e in outlooks[stage.service].predictions if e is not None]
             wait = points[0][1] if points and points[0][0] == 0 else 0.0
+            constraint = self.scenario.flow.constraints.get(stage.service)
             stations.append(routing.Station(
                 stage.service, wait, work, kind=self.clinic.service(stage.service).kind,  # type: ignore[union-attr]
                 result_minutes=self.scenario.flow.result_minutes.get(stage.service, 0.0),
-                wait_profile=tuple(p for p in points if p[0] > 0)))
+                wait_profile=tuple(p for p in points if p[0] > 0), fasting=constraint == "fasting",
+                contrast=constraint == "contrast", parallel=self.practice.parallel and constraint is None))
         best = routing.plan(stations, walk_minutes=self.scenario.patients.walk_minutes.mean)
         by_service = {stage.service: stage for stage in tests}
         reordered = [by_service[code] for code in best.order]
         if reordered != tests:
             visit.replans += 1
             visit.stages[visit.step:visit.step + count] = reordered
+
+    def _tests_ahead(self, visit: Visit) -> int:
+        """How many stages from the current one are tests (lab, imaging) in a row."""
+        count = 0
+        for stage in visit.stages[visit.step:]:
+            if self.clinic.service(stage.service).kind not in ("lab", "imaging"):  # type: ignore[union-attr]
+                break
+            count += 1
+        return count
+
+    def _parallel_group(self, visit: Visit) -> int:
+        """How many tests from the current stage can be held at once: a run of the same constraint rank
+        (fasting samples together before the rest; contrast imaging only after the bloods)."""
+        tests = visit.stages[visit.step:visit.step + self._tests_ahead(visit)]
+        if len(tests) < 2:
+            return 0
+        rank = self._constraint_rank(tests[0].service)
+        group = 1
+        while group < len(tests) and self._constraint_rank(tests[group].service) == rank:
+            group += 1
+        return group if group >= 2 else 0
 
     def _configured_mean(self, service: str) -> float:
         return self.clinic.service(service).service_minutes.mean  # type: ignore[union-attr]
@@ -397,11 +464,12 @@ class Simulation:
         view = self.queue.issue(stage.service, priority=self.practice.priority(stage.priority), actor="kiosk",
                                 source="kiosk")
         visit.first_issue = self.now
-        self._issued(view, visit)
+        self._issued(view, visit, stage)
 
-    def _issued(self, view: dict[str, Any], visit: Visit) -> None:
+    def _issued(self, view: dict[str, Any], visit: Visit, stage: Stage) -> None:
         service = view["service"]
         self.by_ticket[view["id"]] = visit
+        self.stage_of[view["id"]] = stage
         self.baseline[view["id"]] = self._baseline(service, view["ahead"])
         self.ahead[view["id"]] = view["ahead"]
         self._wake(service)
@@ -431,6 +499,64 @@ class Simulation:
                 self._at(self.now + self.scenario.staff.reaction_minutes, self._press, desk)
                 return
 
+    # ================================================================== the manager (advisor practice)
+    def _advise(self) -> None:
+        """Read the real advisor (the ops page's advice) and send someone to act on it, after a delay."""
+        assert self.queue is not None
+        advice = self.queue.staffing(publish=False)["advice"]
+        delay = self.scenario.staff.manager_delay_minutes
+        by_code = {desk.code: desk for desk in self.desks}
+        for item in advice:
+            if item["kind"] == "open_counter":
+                service = item["service"]
+                rooms = [d for d in self.desks if d.reserve and service in d.services]
+                if any(d.pending for d in rooms):
+                    continue  # someone is already on the way to open a room for it
+                room = next((d for d in rooms if d.state == CLOSED and not d.working
+                             and self._reserve_window(d, self.now + delay)), None)
+                if room is not None:
+                    room.pending = True
+                    self._at(self.now + delay, self._open_reserve, room, service, item["message_en"])
+            elif item["kind"] == "idle_counter":
+                desk = by_code.get(item["counter"])
+                if desk is not None and not desk.pending:
+                    desk.pending = True
+                    self._at(self.now + delay, self._nudge, desk)
+            # "room R can take S": the advisor names an open room of the same kind; taking S there needs
+            # the room configured for S, which is what the scenario's reserve list is.
+
+    def _reserve_window(self, desk: Desk, minute: float) -> tuple[float, float] | None:
+        """The reserve's free hours around `minute`, if at least 15 minutes of them are left."""
+        return next(((start, end) for start, end in desk.reserve if start <= minute < end - 15), None)
+
+    def _open_reserve(self, desk: Desk, service: str, reason: str) -> None:
+        desk.pending = False
+        window = self._reserve_window(desk, self.now)
+        if window is None or desk.working:
+            return
+        desk.on_shift = True
+        self.advice_acted.append({"at": self.now, "action": "open", "counter": desk.code, "service": service,
+                                  "reason": reason})
+        self._at(window[1], self._shift_end, desk, False)
+        if desk.state == CLOSED:
+            self._call(desk)
+
+    def _nudge(self, desk: Desk) -> None:
+        """An open counter that has called no one: a reserve room goes back to its own work, another presses next."""
+        assert self.queue is not None
+        desk.pending = False
+        if desk.state != IDLE:
+            return
+        if desk.reserve:
+            desk.on_shift = False
+            self.queue.close_counter(desk.code, actor=ACTOR)
+            desk.state = CLOSED
+            self.advice_acted.append({"at": self.now, "action": "close", "counter": desk.code})
+        elif desk.on_shift:
+            self._press(desk)
+            if desk.state != IDLE:  # the nudge found someone to call (nobody waiting: nothing to do)
+                self.advice_acted.append({"at": self.now, "action": "nudge", "counter": desk.code})
+
     # ================================================================== staff
     def _press(self, desk: Desk) -> None:
         desk.woken = False
@@ -452,75 +578,116 @@ class Simulation:
                 desk.state = CLOSED
             return
         desk.state, desk.ticket, desk.calls = CALLING, view["id"], 1
-        stage = self.by_ticket[view["id"]].stage
-        if stage.absent:
+        visit, stage = self.by_ticket[view["id"]], self.stage_of[view["id"]]
+        if stage.absent or visit.left or visit.busy:
+            # Gone, or in another line's room (parallel tickets): the engine's recalls, then a no-show.
             self._at(self.now + self.scenario.patients.recall_interval_minutes, self._recall, desk, view["id"])
         else:
+            visit.busy = True
             self._at(self.now + stage.walk, self._start, desk, view["id"])
 
     def _recall(self, desk: Desk, ticket_id: int) -> None:
         assert self.queue is not None
         if desk.ticket != ticket_id:
             return
+        visit, stage = self.by_ticket[ticket_id], self.stage_of[ticket_id]
+        gone = stage.absent or visit.left
         if desk.calls - 1 < self.recalls:
             self.queue.call_next(desk.code, actor=ACTOR)
             desk.calls += 1
-            self._at(self.now + self.scenario.patients.recall_interval_minutes, self._recall, desk, ticket_id)
-        elif desk.working and not desk.pause_due:
-            self.by_ticket[ticket_id].left = True
+            if not gone and not visit.busy:
+                # Back from the other line in time: the patient hears the recall and comes.
+                visit.busy = True
+                self._at(self.now + stage.walk, self._start, desk, ticket_id)
+            else:
+                self._at(self.now + self.scenario.patients.recall_interval_minutes, self._recall, desk, ticket_id)
+            return
+        if gone:
+            visit.left = True
+        if desk.working and not desk.pause_due:
             self._called(desk, self.queue.call_next(desk.code, actor=ACTOR))  # no-show, then the next
         else:
-            self.by_ticket[ticket_id].left = True
             self.queue.no_show(desk.code, actor=ACTOR)
             self._free(desk)
+        if not gone:
+            if visit.busy:
+                visit.missed.add(ticket_id)  # busy elsewhere: comes back when free, as a late return
+            else:
+                # Free again just as the no-show was pressed: at the counter a moment later, a late return.
+                self.late_returns += 1
+                self._wake(self.queue.return_late(ticket_id, actor=ACTOR)["service"])
 
     def _start(self, desk: Desk, ticket_id: int) -> None:
         assert self.queue is not None
         self.queue.start(desk.code, actor=ACTOR)
         desk.state = SERVING
-        work = self.by_ticket[ticket_id].stage.work * desk.pace
+        work = self.stage_of[ticket_id].work * desk.pace
         self._at(self.now + work, self._done, desk, ticket_id, work)
 
     def _done(self, desk: Desk, ticket_id: int, work: float) -> None:
         assert self.queue is not None
-        visit = self.by_ticket[ticket_id]
-        self.recent_times[visit.stage.service].append(work)
-        turnaround = self.scenario.flow.result_minutes.get(visit.stage.service, 0.0)
+        visit, stage = self.by_ticket[ticket_id], self.stage_of[ticket_id]
+        visit.busy = False
+        self.recent_times[stage.service].append(work)
+        turnaround = self.scenario.flow.result_minutes.get(stage.service, 0.0)
         visit.results_ready = max(visit.results_ready, self.now + turnaround)
+        if ticket_id in visit.wave:
+            visit.wave.discard(ticket_id)
+            if visit.wave:
+                # Other tests of the group are still ahead: back to those lines; a line that called the
+                # patient meanwhile and marked a no-show takes them back (the engine's late return).
+                for missed in sorted(visit.missed):
+                    self.late_returns += 1
+                    view = self.queue.return_late(missed, actor=ACTOR)
+                    self._wake(view["service"])
+                visit.missed.clear()
+                self._finish_and_next(desk)
+                return
+            visit.step, visit.wave_end = visit.wave_end, -1  # the group is done: on to what follows it
         if visit.step + 1 < len(visit.stages) and visit.stages[visit.step + 1].priority == "returning" \
                 and visit.results_ready > self.now:
             # Back to the doctor only with the results: the patient waits for them outside any line.
             visit.step += 1
             self._at(visit.results_ready, self._back_with_results, visit)
-            if desk.working and not desk.pause_due:
-                self._called(desk, self.queue.call_next(desk.code, actor=ACTOR))
-            else:
-                self.queue.finish(desk.code, actor=ACTOR)
-                self._free(desk)
+            self._finish_and_next(desk)
             return
         if visit.step + 1 < len(visit.stages):
             visit.step += 1
             if self.practice.routing:
                 self._route(visit)
+            group = self._parallel_group(visit) if self.practice.parallel else 0
             following = visit.stage
             klass = self.practice.priority(following.priority)
             view = self.queue.transfer(desk.code, following.service, priority=klass, actor=ACTOR)
-            self._issued(view, visit)
+            self._issued(view, visit, following)
+            if group:
+                # Parallel tickets: the patient takes a number in every line of the group at once.
+                visit.wave, visit.wave_end = {view["id"]}, visit.step + group - 1
+                for other in visit.stages[visit.step + 1:visit.step + group]:
+                    held = self.queue.issue(other.service, priority=self.practice.priority(other.priority),
+                                            actor=ACTOR, source="order")
+                    self._issued(held, visit, other)
+                    visit.wave.add(held["id"])
             self._free(desk)
         else:
             visit.last_end = self.now
-            if desk.working and not desk.pause_due:
-                self._called(desk, self.queue.call_next(desk.code, actor=ACTOR))  # finish, then the next
-            else:
-                self.queue.finish(desk.code, actor=ACTOR)
-                self._free(desk)
+            self._finish_and_next(desk)
+
+    def _finish_and_next(self, desk: Desk) -> None:
+        """Staff press "next" (finish and call the following patient), or finish and take their pause."""
+        assert self.queue is not None
+        if desk.working and not desk.pause_due:
+            self._called(desk, self.queue.call_next(desk.code, actor=ACTOR))
+        else:
+            self.queue.finish(desk.code, actor=ACTOR)
+            self._free(desk)
 
     def _back_with_results(self, visit: Visit) -> None:
         assert self.queue is not None
         stage = visit.stage
         view = self.queue.issue(stage.service, priority=self.practice.priority(stage.priority), actor="kiosk",
                                 source="kiosk")
-        self._issued(view, visit)
+        self._issued(view, visit, stage)
 
     def _free(self, desk: Desk) -> None:
         """The counter has nobody: call the next one, take the pause that is due, or close."""

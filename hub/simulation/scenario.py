@@ -187,6 +187,22 @@ class CounterPlan(_Strict):
         return _check_spans(value)
 
 
+class Reserve(_Strict):
+    """A room the manager can open for other services when the advisor asks ("room 104 can take Khám Nhi
+    from 09:00"). It is a counter of the clinic under every practice; only the advisor practice opens it."""
+
+    code: Code
+    name: str | None = None
+    services: list[Code] = Field(min_length=1)  # in the order the room takes them
+    hours: list[str] = Field(min_length=1)  # when its staff are free to open it
+    pace: float | None = Field(None, gt=0.2, le=5)  # None: drawn like any counter's (its own stream)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: list[str]) -> list[str]:
+        return _check_spans(value) or []
+
+
 class Staff(_Strict):
     shifts: list[str] | None = None  # None: each counter's hours from the clinic configuration
     start_delay_minutes: Minutes = Minutes(mean=3.0, sd=3.0)  # staff open a little after the hour
@@ -196,6 +212,9 @@ class Staff(_Strict):
     reaction_minutes: float = Field(0.3, ge=0, le=10)  # from a beep to the "next" key
     overtime: bool = True  # after the last shift, serve everyone who already holds a number
     counters: dict[str, CounterPlan] = {}
+    reserve: list[Reserve] = []
+    advisor_every_minutes: float = Field(5.0, gt=0, le=60)  # how often the manager looks at the advice
+    manager_delay_minutes: float = Field(10.0, ge=0, le=120)  # from the advice to the room open (or nudge)
 
     @field_validator("shifts")
     @classmethod
@@ -220,6 +239,8 @@ class Flow(_Strict):
     pharmacy: str | None = None
     pharmacy_share: Share = 0.0
     return_work_factor: float = Field(0.6, gt=0, le=3)  # the consultation with results is shorter
+    # Catalogue constraints on a test service (routing.py): fasting samples first, contrast after bloods.
+    constraints: dict[str, Literal["fasting", "contrast"]] = {}
 
     @model_validator(mode="after")
     def _lab(self) -> Flow:
@@ -272,6 +293,24 @@ def inline_clinic_config(clinic: InlineClinic, base: ClinicConfig) -> ClinicConf
     return ClinicConfig.model_validate({**kept, "site": site, "services": services, "counters": counters})
 
 
+def with_reserve(scenario: Scenario, clinic: ClinicConfig) -> ClinicConfig:
+    """The clinic with the scenario's reserve rooms as counters (closed until a manager opens one)."""
+    counters = [c.model_dump() for c in clinic.counters]
+    known = {c["code"] for c in counters}
+    for room in scenario.staff.reserve:
+        if room.code in known:
+            raise ScenarioError(f"staff.reserve.{room.code}: the clinic already has a counter of that code")
+        unknown = [code for code in room.services if clinic.service(code) is None]
+        if unknown:
+            raise ScenarioError(f"staff.reserve.{room.code}: unknown services {unknown}")
+        # The zone of a counter that serves its first service: the room is where those patients wait.
+        zone = next((c["zone"] for c in counters if room.services[0] in c["services"]), counters[0]["zone"])
+        name = room.name or room.code
+        counters.append({"code": room.code, "name": name, "name_en": name, "zone": zone,
+                         "services": list(room.services), "hours": list(room.hours)})
+    return ClinicConfig.model_validate({**clinic.model_dump(), "counters": counters})
+
+
 def load_scenario(path: Path | str) -> tuple[Scenario, ClinicConfig]:
     """Read and check a scenario file and the clinic it runs on."""
     path = Path(path)
@@ -291,6 +330,8 @@ def load_scenario(path: Path | str) -> tuple[Scenario, ClinicConfig]:
         clinic = load_config(base_dir, env={})
         if scenario.clinic is not None:
             clinic = inline_clinic_config(scenario.clinic, clinic)
+        if scenario.staff.reserve:
+            clinic = with_reserve(scenario, clinic)
     except ConfigError as exc:
         raise ScenarioError(f"{path}: the clinic configuration is not usable:\n{exc}") from None
     except ValidationError as exc:
@@ -327,6 +368,8 @@ def cross_check(scenario: Scenario, clinic: ClinicConfig) -> list[str]:
         service(f"flow.lab_services.{code}", code)
     for code in scenario.flow.result_minutes:
         service(f"flow.result_minutes.{code}", code)
+    for code in scenario.flow.constraints:
+        service(f"flow.constraints.{code}", code)
     mixes = [("patients.priority_mix", scenario.patients.priority_mix)] + [
         (f"patients.priority_mix_by_service.{code}", mix)
         for code, mix in scenario.patients.priority_mix_by_service.items()]

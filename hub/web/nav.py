@@ -32,6 +32,7 @@ STAFF_LINKS = (
     StaffLink("/admin/schedules", "Lịch làm việc bác sĩ", "Doctors' schedules", ("admin",)),
     StaffLink("/admin/devices", "Thiết bị", "Devices", ("nurse", "reception", "admin")),
     StaffLink("/admin/notifications", "Tin nhắn gửi bệnh nhân", "Messages to patients", ("reception", "admin")),
+    StaffLink("/admin/messages", "Hộp thư: tư vấn nhân sự", "Inbox: staffing advice", ("admin",)),
     StaffLink("/admin/callbacks", "Gọi lại bệnh nhân lỡ hẹn tái khám", "Call-backs for missed follow-ups",
               ("reception", "admin")),
     StaffLink("/reports/follow-ups", "Báo cáo tái khám", "Follow-up report", ("admin",)),

@@ -54,6 +54,9 @@ class ServiceOutlook:
     # (minutes from now, estimate for a ticket taken then); None where no counter will serve it
     predictions: tuple[tuple[int, Estimate | None], ...]
     open_counters: int = 1  # open or paused now; with none, the wait is the closed hours, not staffing
+    # Minutes until the service's counters all reach the end of their current hours (lunch, evening);
+    # None: not known. Tickets taken after that wait for the reopening, which no counter opened now helps.
+    open_for_minutes: float | None = None
 
     def as_dict(self, now: datetime) -> dict[str, object]:
         return {"service": self.code, "name": self.name, "waiting": self.waiting,
@@ -80,7 +83,8 @@ class Advice:
 
 def predict(code: str, name: str, kind: str, waiting: int, arrivals_per_minute: float,
             for_position: Callable[[float], Estimate | None], horizon: int = HORIZON_MINUTES,
-            step: int = STEP_MINUTES, open_counters: int = 1) -> ServiceOutlook:
+            step: int = STEP_MINUTES, open_counters: int = 1,
+            open_for_minutes: float | None = None) -> ServiceOutlook:
     """P50/P90 of a ticket taken at now, now + step, ... now + horizon, from the forward model.
 
     `for_position(k)` is the estimate (minutes from now) for the ticket with k tickets ahead now; a
@@ -93,7 +97,8 @@ def predict(code: str, name: str, kind: str, waiting: int, arrivals_per_minute: 
         if estimate is not None:
             estimate = Estimate(max(estimate.p50_minutes - minutes, 0.0), max(estimate.p90_minutes - minutes, 0.0))
         out.append((minutes, estimate))
-    return ServiceOutlook(code, name, kind, waiting, arrivals_per_minute, tuple(out), open_counters)
+    return ServiceOutlook(code, name, kind, waiting, arrivals_per_minute, tuple(out), open_counters,
+                          open_for_minutes)
 
 
 def advise(now: datetime, outlooks: Sequence[ServiceOutlook], counters: Sequence[CounterState],
@@ -110,7 +115,11 @@ def advise(now: datetime, outlooks: Sequence[ServiceOutlook], counters: Sequence
             # Nobody at work (night, lunch: the "no counter open" alert's business) or nobody coming.
             continue
         limit = thresholds(outlook.code).p90_minutes
-        reached = next(((m, e) for m, e in outlook.predictions if e is not None and e.p90_minutes >= limit), None)
+        # Only tickets taken while the counters are in their hours: one taken during the lunch break waits
+        # for the afternoon whatever is opened now (the simulated quiet day showed such false alarms).
+        open_for = outlook.open_for_minutes
+        reached = next(((m, e) for m, e in outlook.predictions if e is not None and e.p90_minutes >= limit
+                        and (open_for is None or m < open_for)), None)
         if reached is None:
             continue
         minutes, estimate = reached

@@ -65,6 +65,22 @@ class QueueStaffing(QueueCalling):
                                            forecast.for_position))
         return out
 
+    def _open_for(self, service: str, now: datetime) -> float | None:
+        """Minutes until the last of the service's counters ends its current stretch of hours (None: none in
+        hours now, or the last stretch of the day: the last shift serves on until the line is empty)."""
+        local = now.astimezone(self.tz)
+        minute = local.hour * 60 + local.minute + local.second / 60
+        ends, last = [], True
+        for counter in self._serving[service]:
+            spans = [(s.hour * 60 + s.minute, e.hour * 60 + e.minute) for s, e in self._counter_hours[counter.code]]
+            for start, end in spans:
+                if start <= minute < end:
+                    ends.append(end)
+                    last = last and not any(later > end for later, _ in spans)
+        if not ends or last:
+            return None
+        return max(ends) - minute
+
     def staffing(self, publish: bool = True) -> dict[str, Any]:
         """Outlook of every service and the advice that holds now (publishes StaffingChanged on a change)."""
         self._ensure_ids()
@@ -94,7 +110,7 @@ class QueueStaffing(QueueCalling):
                 working = sum(1 for c in self._serving[cfg.code] if state_of.get(c.code) in ("open", "paused"))
                 outlooks.append(advisor.predict(cfg.code, cfg.name, cfg.kind, waiting.get(sid, 0),
                                                 recent.get(sid, 0) / covered, forecast.for_position,
-                                                open_counters=working))
+                                                open_counters=working, open_for_minutes=self._open_for(cfg.code, now)))
         states = []
         for row in counters:
             cfg = self.clinic.counter(row.code)

@@ -68,7 +68,49 @@ def staff_edit(username: str):  # type: ignore[no-untyped-def]
             flash(tr(f"Đã lưu {username}.", f"{username} saved."), "ok")
             return redirect(url_for("admin.staff_edit", username=username))
     return _page("admin_staff_edit.html", status, person=person, history=hub.staff.history(username, 30),
-                 new_password=None)
+                 new_password=None, advice=_advice(person.id))
+
+
+def _advice(staff_id: int) -> dict | None:  # type: ignore[type-arg]
+    messages = current_hub().staff_messages
+    return messages.preference(staff_id) if messages is not None else None
+
+
+@bp.post("/staff/<username>/advice")
+@staff_page("admin")
+def staff_advice(username: str):  # type: ignore[no-untyped-def]
+    """Opt an admin in or out of the staffing advice as a message (inbox; Zalo when a phone is given)."""
+    hub = current_hub()
+    try:
+        person = hub.staff.account(username)
+    except DomainError:
+        abort(404)
+    if hub.staff_messages is None:
+        abort(404)
+    try:
+        hub.staff_messages.set_preference(person.id, advice=request.form.get("advice") == "on",
+                                          zalo_phone=request.form.get("zalo_phone") or None,
+                                          actor=current_staff().actor)
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(tr(f"Đã lưu nhận tư vấn của {username}.", f"Advice messages of {username} saved."), "ok")
+    return redirect(url_for("admin.staff_edit", username=username))
+
+
+@bp.get("/messages")
+@staff_page("admin")
+def staff_inbox():  # type: ignore[no-untyped-def]
+    """The staff in-app inbox: the staffing advice sent to this admin (read when the page is opened)."""
+    hub = current_hub()
+    me = current_staff()
+    messages = hub.staff_messages.inbox(me.id) if hub.staff_messages is not None else []
+    page = render_template("admin_messages.html", site=hub.config.site, messages=messages,
+                           advice=_advice(me.id), me=me)
+    for message in messages:
+        if not message["read"]:
+            hub.staff_messages.mark_read(me.id, message["id"])  # type: ignore[union-attr]
+    return page
 
 
 @bp.post("/staff/<username>/reset-password")
