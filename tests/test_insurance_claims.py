@@ -47,7 +47,7 @@ def insured_visit(client: FlaskClient, hub: Hub, auth: dict, *, diagnose: bool =
     assert client.post(f"/api/v1/visits/{visit}/insurance", json={"card_code": AN},
                        headers=auth["reception"]).json["status"] == "eligible"
     if diagnose:
-        hub.clinical.save_exam(visit, actor="user:bs.minh", diagnosis_code="J06.9", notes="Viêm họng",
+        hub.clinical.save_exam(visit, actor="user:bs.an", diagnosis_code="J06.9", notes="Viêm họng",
                                prescription_lines=prescription)
     if pay:
         due = client.get(f"/api/v1/visits/{visit}/bill", headers=auth["cashier"]).json["due"]
@@ -118,7 +118,7 @@ def test_xml2_claims_the_prescribed_catalogue_drugs_and_lists_the_rest_with_why(
         ("1", "40.48", "Paracetamol 500 mg", "viên", "VD-21654-14", "9", "220", "1980", "1980", "1980", "0", "0"),
         ("2", "40.159", "Amoxicilin 500 mg", "viên", "VD-24513-16", "21", "780", "16380", "16380", "16380", "0",
          "0")]
-    assert drugs[0]["LIEU_DUNG"] == "1 viên x 3 lần/ngày" and drugs[0]["MA_NHOM"] == "4"
+    assert drugs[0]["LIEU_DUNG"] == "1 viên x 3 lần/ngày x 3 ngày" and drugs[0]["MA_NHOM"] == "4"
     for line in drugs:  # each line adds up: fund + co-payment + the patient's own part
         assert int(line["T_BHTT"]) + int(line["T_BNCCT"]) + int(line["T_BNTT"]) == int(line["THANH_TIEN_BV"])
     summary = claim["XML1"]
@@ -202,7 +202,7 @@ def test_rejected_then_corrected_and_exported_again(client: FlaskClient, hub: Hu
     assert rejected.json["state"] == "rejected" and rejected.json["reason"] == "Sai mã bệnh chính"
     assert [c["visit_id"] for c in client.get("/api/v1/insurance/claims?state=rejected",
                                                headers=auth["cashier"]).json["claims"]] == [visit]
-    hub.clinical.save_exam(visit, actor="user:bs.minh", diagnosis_code="J02.9")
+    hub.clinical.save_exam(visit, actor="user:bs.an", diagnosis_code="J02.9")
     again = client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"]).json
     assert again["state"] == "exported" and again["exports"] == 2 and again["reason"] is None
     parsed = parse_claim(client.get(f"/api/v1/insurance/claims/{visit}/file", headers=auth["cashier"]).data)
