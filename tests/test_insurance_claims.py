@@ -433,6 +433,15 @@ def test_a_visit_without_the_doctors_licence_or_a_department_code_is_not_claimed
     assert "Chưa có mã khoa" in reason and "kham-noi" in reason
     assert "chưa ghi bác sĩ khám" in listed[nobody]["reason"]
     assert listed[unlicensed]["file_name"] is None  # nothing written with an empty MA_BAC_SI
+    # The claims page shows the reasons to the cashier.
+    from tests.test_clinical_api import log_in
+
+    hub.staff.add("thu.ngan", "Phạm Thu Ngân", "cashier", "mat-khau-123")
+    page_client = create_app(hub, testing=True).test_client()
+    log_in(page_client, "thu.ngan", "mat-khau-123")
+    page = page_client.get("/insurance/claims?day=2026-11-23").get_data(as_text=True)
+    assert "Bác sĩ chưa có số chứng chỉ hành nghề" in page and "BS.CKI Nguyễn Văn An" in page
+    assert "Hồ sơ khám chưa ghi bác sĩ khám" in page and "Chưa có mã khoa" in page
 
     claims.doctors["bs-an"] = replace(claims.doctors["bs-an"], license_no="000101/HNO-CCHN")  # corrected
     claims.rules = claims.rules.model_copy(update={"departments": {"kham-noi": "K01"}})
