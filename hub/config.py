@@ -264,12 +264,20 @@ class ScheduleBlock(_Strict):
         return [_parse_hours(h) for h in self.hours]
 
 
+# "000123/HNO-CCHN", "001234/BYT-GPHN": a number, "/", the issuer (BYT, a province's Sở Y tế: HNO, HCM, ĐNA...),
+# "-CCHN" (certificate, before 2024) or "-GPHN" (licence, Law 15/2023).
+LICENSE_PATTERN = r"^\d{1,7}/[A-ZĐ]{2,8}-(CCHN|GPHN)$"
+
+
 class DoctorConfig(_Strict):
     code: Code
     name: Text
     service: Code
     room: Code | None = None
     username: str | None = None  # the doctor's staff login, to show "my queue"
+    # Số chứng chỉ hành nghề (Luật KCB 40/2009) or giấy phép hành nghề (Luật KCB 15/2023): MA_BAC_SI of the
+    # insurance claim (XML2, XML3). A doctor without one cannot sign a claimed visit (the claim stays draft).
+    license_no: Annotated[str, Field(pattern=LICENSE_PATTERN)] | None = None
     schedule: list[ScheduleBlock] = []
 
 

@@ -186,7 +186,8 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
         raise ConfigError(f"insurance: {exc}") from None
     if insurance is not None:
         billing.splitter = insurance.split_bill_items
-        insurance.claims = ClaimService(db, insurance.rules, clock, config.site.tz, billing.bill, var_dir / "claims")
+        insurance.claims = ClaimService(db, insurance.rules, clock, config.site.tz, billing.bill, var_dir / "claims",
+                                        doctors=config.doctors)
         insurance.install_jobs(scheduler)
     built = Hub(config=config, db=db, bus=bus, clock=clock, queue=queue, tokens=TokenService(db, clock),
                 devices=devices, staff=StaffService(db, config, clock), booking=booking,

@@ -47,7 +47,7 @@ def insured_visit(client: FlaskClient, hub: Hub, auth: dict, *, diagnose: bool =
     assert client.post(f"/api/v1/visits/{visit}/insurance", json={"card_code": AN},
                        headers=auth["reception"]).json["status"] == "eligible"
     if diagnose:
-        hub.clinical.save_exam(visit, actor="user:bs.minh", diagnosis_code="J06.9", notes="Viêm họng",
+        hub.clinical.save_exam(visit, actor="user:bs.an", diagnosis_code="J06.9", notes="Viêm họng",
                                prescription_lines=prescription)
     if pay:
         due = client.get(f"/api/v1/visits/{visit}/bill", headers=auth["cashier"]).json["due"]
@@ -118,7 +118,7 @@ def test_xml2_claims_the_prescribed_catalogue_drugs_and_lists_the_rest_with_why(
         ("1", "40.48", "Paracetamol 500 mg", "viên", "VD-21654-14", "9", "220", "1980", "1980", "1980", "0", "0"),
         ("2", "40.159", "Amoxicilin 500 mg", "viên", "VD-24513-16", "21", "780", "16380", "16380", "16380", "0",
          "0")]
-    assert drugs[0]["LIEU_DUNG"] == "1 viên x 3 lần/ngày" and drugs[0]["MA_NHOM"] == "4"
+    assert drugs[0]["LIEU_DUNG"] == "1 viên x 3 lần/ngày x 3 ngày" and drugs[0]["MA_NHOM"] == "4"
     for line in drugs:  # each line adds up: fund + co-payment + the patient's own part
         assert int(line["T_BHTT"]) + int(line["T_BNCCT"]) + int(line["T_BNTT"]) == int(line["THANH_TIEN_BV"])
     summary = claim["XML1"]
@@ -202,7 +202,7 @@ def test_rejected_then_corrected_and_exported_again(client: FlaskClient, hub: Hu
     assert rejected.json["state"] == "rejected" and rejected.json["reason"] == "Sai mã bệnh chính"
     assert [c["visit_id"] for c in client.get("/api/v1/insurance/claims?state=rejected",
                                                headers=auth["cashier"]).json["claims"]] == [visit]
-    hub.clinical.save_exam(visit, actor="user:bs.minh", diagnosis_code="J02.9")
+    hub.clinical.save_exam(visit, actor="user:bs.an", diagnosis_code="J02.9")
     again = client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"]).json
     assert again["state"] == "exported" and again["exports"] == 2 and again["reason"] is None
     parsed = parse_claim(client.get(f"/api/v1/insurance/claims/{visit}/file", headers=auth["cashier"]).data)
@@ -326,3 +326,161 @@ def test_the_report_table_counts_payers_and_invoiced_money(client: FlaskClient, 
     assert table.total["refused_expired"] == 1  # type: ignore[index]
     assert "Từ chối: Thẻ hết hạn" in [column.title("vi") for column in table.columns]
     assert "Refused: Card expired" in [column.title("en") for column in table.columns]
+
+
+# ---------------------------------------------------------------- who, where and when (MA_BAC_SI, MA_KHOA...)
+def _tables(data: bytes) -> dict[str, etree._Element]:
+    """Each table of a claim file as its XML root (parse_claim gives values; these keep the order)."""
+    import base64
+
+    envelope = etree.fromstring(data)
+    return {part.findtext("LOAIHOSO"): etree.fromstring(base64.b64decode(part.findtext("NOIDUNGFILE") or ""))
+            for part in envelope.iter("FILEHOSO")}
+
+
+def test_the_lines_name_the_doctor_the_department_and_the_times(client: FlaskClient, hub: Hub, auth: dict) -> None:
+    from sqlalchemy import update
+
+    from hub.domain.clinical.models import ClinicalOrder
+
+    visit = visit_with_lab(hub, patient(hub), ("xn-ctm", 90_000), ("xn-glucose", 40_000))  # ordered at 09:00
+    assert client.post(f"/api/v1/visits/{visit}/insurance", json={"card_code": AN},
+                       headers=auth["reception"]).json["status"] == "eligible"
+    with hub.db.write() as connection:  # the glucose test ordered by another doctor, its result at 09:40
+        _first, second = connection.execute(select_orders(visit)).scalars().all()
+        connection.execute(update(ClinicalOrder).where(ClinicalOrder.id == second).values(
+            ordered_by="user:bs.binh", resulted_at=datetime(2026, 11, 23, 9, 40, tzinfo=SITE_TZ), status="resulted"))
+    hub.clock.advance(25 * 60)  # the exam (and its prescription) saved at 09:25
+    hub.clinical.save_exam(visit, actor="user:bs.an", diagnosis_code="J06.9", prescription_lines=PRESCRIPTION[:2])
+    due = client.get(f"/api/v1/visits/{visit}/bill", headers=auth["cashier"]).json["due"]
+    assert client.post(f"/api/v1/visits/{visit}/payments", json={"method": "cash", "amount": due},
+                       headers=auth["cashier"]).status_code == 201
+    hub.clock.advance(3600)  # exported at 10:25: NGAY_RA is the visit's last step (09:40), not the export time
+    exported = client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"]).json
+    assert exported["state"] == "exported", exported
+    data = client.get(f"/api/v1/insurance/claims/{visit}/file", headers=auth["cashier"]).data
+    claim = parse_claim(data)
+
+    summary = claim["XML1"]
+    assert (summary["NGAY_VAO"], summary["NGAY_RA"], summary["MA_KHOA"]) == ("202611230900", "202611230940", "K01")
+    # Bảng 1's order at the end: ... THANG_QT, MA_LOAI_KCB, MA_KHOA, MA_CSKCB; no MUC_HUONG in Bảng 1.
+    tags = [child.tag for child in _tables(data)["XML1"]]
+    assert tags[-6:] == ["T_BHTT", "NAM_QT", "THANG_QT", "MA_LOAI_KCB", "MA_KHOA", "MA_CSKCB"]
+    assert "MUC_HUONG" not in tags
+
+    an, binh = "000101/HNO-CCHN", "000102/HNO-CCHN"  # demo licences of bs-an and bs-binh (doctors.toml)
+    services = {line["MA_DICH_VU"]: line for line in claim["XML3"]}
+    assert {code: (line["MA_BAC_SI"], line["MA_KHOA"], line["NGAY_YL"], line.get("NGAY_KQ"))
+            for code, line in services.items()} == {
+        "kham-noi": (an, "K01", "202611230900", "202611230925"),  # the ticket, then the exam record
+        "xn-ctm": (an, "K01", "202611230900", None),  # ordered by "user:bs" (no doctor): the examining doctor
+        "xn-glucose": (binh, "K01", "202611230900", "202611230940")}  # ordered from Khám Nội: its department
+    assert {line["MA_BENH"] for line in claim["XML3"]} == {"J06.9"}
+    row = [child.tag for child in _tables(data)["XML3"][0][0]]
+    assert row[row.index("T_BHTT"):] == ["T_BHTT", "MA_KHOA", "MA_BAC_SI", "MA_BENH", "NGAY_YL", "NGAY_KQ"]
+
+    para, amox = claim["XML2"]
+    assert (para["DUONG_DUNG"], para["DANG_BAO_CHE"], para["TT_THAU"]) == ("uống", "viên nén", "125/QĐ-BV;G1;N4;2025")
+    assert (amox["DANG_BAO_CHE"], amox["LIEU_DUNG"]) == ("viên nang", "1 viên x 3 lần/ngày x 7 ngày")
+    assert {(d["MA_BAC_SI"], d["MA_KHOA"], d["NGAY_YL"]) for d in claim["XML2"]} == {(an, "K01", "202611230925")}
+    drug_row = [child.tag for child in _tables(data)["XML2"][0][0]]
+    assert drug_row[drug_row.index("HAM_LUONG"):drug_row.index("PHAM_VI")] == [
+        "HAM_LUONG", "DUONG_DUNG", "DANG_BAO_CHE", "LIEU_DUNG", "CACH_DUNG", "SO_DANG_KY", "TT_THAU"]
+    assert drug_row[-4:] == ["T_BHTT", "MA_KHOA", "MA_BAC_SI", "NGAY_YL"]
+
+
+def select_orders(visit: int):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from hub.domain.clinical.models import ClinicalOrder
+
+    return select(ClinicalOrder.id).where(ClinicalOrder.visit_id == visit).order_by(ClinicalOrder.id)
+
+
+def test_a_configured_route_code_replaces_the_route_text(client: FlaskClient, hub: Hub, auth: dict) -> None:
+    claims = hub.insurance.claims  # type: ignore[union-attr]
+    claims.rules = claims.rules.model_copy(update={"route_codes": {"uống": "1.01"}})
+    visit = insured_visit(client, hub, auth, prescription=PRESCRIPTION[:1])
+    client.post("/api/v1/insurance/claims/export", json={"visit_id": visit}, headers=auth["cashier"])
+    claim = parse_claim(client.get(f"/api/v1/insurance/claims/{visit}/file", headers=auth["cashier"]).data)
+    assert claim["XML2"][0]["DUONG_DUNG"] == "1.01"
+
+
+def test_a_visit_without_the_doctors_licence_or_a_department_code_is_not_claimed(
+        client: FlaskClient, hub: Hub, auth: dict) -> None:
+    from dataclasses import replace
+
+    claims = hub.insurance.claims  # type: ignore[union-attr]
+    unlicensed = insured_visit(client, hub, auth)
+    nobody = visit_with_lab(hub, patient(hub))
+    client.post(f"/api/v1/visits/{nobody}/insurance", json={"card_code": AN}, headers=auth["reception"])
+    hub.clinical.save_exam(nobody, actor="token:may-kham-p101", diagnosis_code="J06.9")  # a device, not a doctor
+    client.post(f"/api/v1/visits/{nobody}/payments", json={"method": "cash", "amount": client.get(
+        f"/api/v1/visits/{nobody}/bill", headers=auth["cashier"]).json["due"]}, headers=auth["cashier"])
+    claims.doctors["bs-an"] = replace(claims.doctors["bs-an"], license_no=None)
+    claims.rules = claims.rules.model_copy(update={"departments": {}})
+
+    report = client.post("/api/v1/insurance/claims/export", json={"day": DAY.isoformat()},
+                         headers=auth["cashier"]).json
+    assert report["exported"] == []
+    why = {c["visit_id"]: c["reasons"] for c in report["unclaimable"]}
+    assert why == {unlicensed: ["no_doctor_licence", "no_department_code"],
+                   nobody: ["no_doctor", "no_department_code"]}
+    listed = {c["visit_id"]: c for c in client.get("/api/v1/insurance/claims?day=2026-11-23",
+                                                   headers=auth["cashier"]).json["claims"]}
+    reason = listed[unlicensed]["reason"]
+    assert "chứng chỉ hành nghề" in reason and "BS.CKI Nguyễn Văn An" in reason
+    assert "Chưa có mã khoa" in reason and "kham-noi" in reason
+    assert "chưa ghi bác sĩ khám" in listed[nobody]["reason"]
+    assert listed[unlicensed]["file_name"] is None  # nothing written with an empty MA_BAC_SI
+    # The claims page shows the reasons to the cashier.
+    from tests.test_clinical_api import log_in
+
+    hub.staff.add("thu.ngan", "Phạm Thu Ngân", "cashier", "mat-khau-123")
+    page_client = create_app(hub, testing=True).test_client()
+    log_in(page_client, "thu.ngan", "mat-khau-123")
+    page = page_client.get("/insurance/claims?day=2026-11-23").get_data(as_text=True)
+    assert "Bác sĩ chưa có số chứng chỉ hành nghề" in page and "BS.CKI Nguyễn Văn An" in page
+    assert "Hồ sơ khám chưa ghi bác sĩ khám" in page and "Chưa có mã khoa" in page
+
+    claims.doctors["bs-an"] = replace(claims.doctors["bs-an"], license_no="000101/HNO-CCHN")  # corrected
+    claims.rules = claims.rules.model_copy(update={"departments": {"kham-noi": "K01"}})
+    again = client.post("/api/v1/insurance/claims/export", json={"visit_id": unlicensed}, headers=auth["cashier"])
+    assert again.json["state"] == "exported"
+
+
+def test_the_xsd_wants_the_new_fields_in_their_shape() -> None:
+    row = etree.fromstring(
+        "<CHI_TIET_DVKT><DSACH_CHI_TIET_DVKT><CHI_TIET_DVKT><MA_LK>LK1</MA_LK><STT>1</STT>"
+        "<MA_DICH_VU>kham-noi</MA_DICH_VU><MA_NHOM>13</MA_NHOM><TEN_DICH_VU>Khám</TEN_DICH_VU><SO_LUONG>1</SO_LUONG>"
+        "<DON_GIA_BV>1</DON_GIA_BV><DON_GIA_BH>1</DON_GIA_BH><TYLE_TT_BH>100</TYLE_TT_BH>"
+        "<THANH_TIEN_BV>1</THANH_TIEN_BV><THANH_TIEN_BH>1</THANH_TIEN_BH><MUC_HUONG>100</MUC_HUONG>"
+        "<T_BNTT>0</T_BNTT><T_BNCCT>0</T_BNCCT><T_BHTT>1</T_BHTT><MA_KHOA>K01</MA_KHOA>"
+        "<MA_BAC_SI>000101/HNO-CCHN</MA_BAC_SI><MA_BENH>J06.9</MA_BENH><NGAY_YL>202611230900</NGAY_YL>"
+        "</CHI_TIET_DVKT></DSACH_CHI_TIET_DVKT></CHI_TIET_DVKT>")
+    validated("xml3", row)  # the shape passes
+    for tag, bad in (("MA_BAC_SI", ""), ("MA_BAC_SI", "BS An"), ("MA_KHOA", ""), ("MA_KHOA", "khoa-kham")):
+        broken = etree.fromstring(etree.tostring(row))
+        next(broken.iter(tag)).text = bad
+        with pytest.raises(ClaimInvalid, match=tag):
+            validated("xml3", broken)
+
+
+def test_the_config_checks_licences_departments_and_tenders(tmp_path: Path) -> None:
+    import shutil
+
+    from hub.config import ConfigError, load_config
+
+    config = tmp_path / "config"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "config", config)
+    doctors = (config / "doctors.toml").read_text(encoding="utf-8")
+    (config / "doctors.toml").write_text(doctors.replace('"000101/HNO-CCHN"', '"CCHN 101"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match="license_no"):
+        load_config(config, env={})
+    (config / "doctors.toml").write_text(doctors, encoding="utf-8")
+    insurance = (config / "insurance.toml").read_text(encoding="utf-8")
+    for wrong, match in (('kham-noi = "K01"', "departments"), ('cdha = "K43"', "departments")):
+        bad = insurance.replace(wrong, wrong.replace('"K', '"khoa-') if "noi" in wrong else 'khoa-mat = "K43"')
+        (config / "insurance.toml").write_text(bad, encoding="utf-8")
+        with pytest.raises(ConfigError, match=match):
+            build_hub(load_config(config, env={}), var_dir=tmp_path, db_url=f"sqlite:///{tmp_path / 'c.db'}")

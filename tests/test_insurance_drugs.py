@@ -56,9 +56,25 @@ def test_lines_are_claimed_or_left_out_with_why() -> None:
 
 def test_a_drug_paid_at_a_rate_has_a_smaller_insured_base() -> None:
     rated = DrugInsurance(code="r", name="R", bhyt_code="40.1", registration_no="VD-1-1", insurance_price=1001,
-                          bhyt_covered=True, bhyt_rate=50)
+                          bhyt_covered=True, bhyt_rate=50, tender="1/QĐ-BV;G1;N4;2025")
     [claimed], _ = claim_lines([line("r", 3)], {"r": rated})
     assert (claimed.amount, claimed.insured_base) == (3003, 1501)  # floor: the fund never gets the odd đồng
+
+
+def test_a_drug_without_its_tender_is_not_claimed_and_a_bad_tender_is_named(tmp_path: Path) -> None:
+    untendered = DrugInsurance(code="u", name="U", bhyt_code="40.1", registration_no="VD-1-1", insurance_price=100,
+                               bhyt_covered=True)
+    claimed, [left] = claim_lines([line("u", 3)], {"u": untendered})
+    assert claimed == [] and left["reason"] == NO_INSURANCE_DATA and "thầu" in left["message"]
+    (tmp_path / "drugs.toml").write_text('[[drugs]]\ncode = "x"\nname = "X"\ntender = "125/QĐ-BV G1 N4"\n',
+                                         encoding="utf-8")
+    with pytest.raises(DrugCatalogueError, match="tender"):
+        load_drug_insurance(tmp_path)
+
+
+def test_a_claimed_line_keeps_its_route_form_and_days() -> None:
+    [claimed], _ = claim_lines([line("para-500", 10)], CATALOGUE)
+    assert (claimed.route, claimed.days, claimed.drug.tender) == ("uống", 5, "125/QĐ-BV;G1;N4;2025")
 
 
 def drug_split(amount: int, base: int, terms: Terms, share_cost: int) -> tuple[int, int]:

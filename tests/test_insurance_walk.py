@@ -34,6 +34,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     setup = build_hub(load_config(process.config_dir, env={}), var_dir=var_dir, db_url=process.db_url)
     try:
         setup.staff.add("thu.ngan", "Phạm Thu Ngân", "cashier", PASSWORD, counter="q5")
+        # The examining doctor signs in: the claim names them (MA_BAC_SI, their licence in doctors.toml).
+        setup.staff.add("bs.an", "BS.CKI Nguyễn Văn An", "doctor", PASSWORD)
     finally:
         setup.close()
     process.start()
@@ -72,6 +74,23 @@ def call(hub: HubProcess, role: str, method: str, path: str, body: dict | None =
     return response.json()
 
 
+def as_doctor(browser: Any, hub: HubProcess, calls: list[tuple[str, str, dict]]) -> None:  # noqa: F811
+    """REST calls made from the signed-in doctor's page (session cookie + the page's CSRF token)."""
+    from tests.test_cashier_page import log_in
+
+    page = log_in(browser, hub, "bs.an", "/account/password")  # any signed-in page carries the CSRF token
+    try:
+        for method, path, body in calls:
+            status = page.evaluate("""async ([method, url, body]) => {
+                const token = document.querySelector("meta[name=csrf-token]").getAttribute("content");
+                const answer = await fetch(url, {method, body: JSON.stringify(body),
+                    headers: {"Content-Type": "application/json", "X-CSRFToken": token}});
+                return answer.status; }""", [method, hub.api + path, body])
+            assert status < 300, (path, status)
+    finally:
+        page.context.close()
+
+
 def test_cccd_to_claim(hub: HubProcess, kiosk_url: str, browser: Any) -> None:  # noqa: F811
     from tests.test_cashier_page import log_in
 
@@ -81,11 +100,11 @@ def test_cccd_to_claim(hub: HubProcess, kiosk_url: str, browser: Any) -> None:  
         [(visit,)] = db.execute("SELECT visit_id FROM tickets WHERE number = ?", (ticket["number"],)).fetchall()
     assert call(hub, "reception", "GET", f"/visits/{visit}/insurance")["benefit_level"] == 4
     # The prescription: one catalogue drug (claimed in XML2) and one written by hand (left out, with why).
-    call(hub, "doctor", "PUT", f"/visits/{visit}/exam", {
+    as_doctor(browser, hub, [("PUT", f"/visits/{visit}/exam", {
         "diagnosis_code": "J06.9", "notes": "Viêm họng cấp", "prescription_lines": [
             {"drug_code": "para-500", "dose": "1 viên x 3 lần/ngày", "days": 3, "quantity": 9},
-            {"name": "Vitamin C 500 mg", "unit": "viên", "dose": "1 viên/ngày", "quantity": 10}]})
-    call(hub, "doctor", "POST", f"/visits/{visit}/orders", {"items": ["xn-ctm"], "keep_patient": True})
+            {"name": "Vitamin C 500 mg", "unit": "viên", "dose": "1 viên/ngày", "quantity": 10}]}),
+        ("POST", f"/visits/{visit}/orders", {"items": ["xn-ctm"], "keep_patient": True})])
 
     page = log_in(browser, hub, "thu.ngan", f"/cashier?visit={visit}")
     try:
@@ -116,5 +135,9 @@ def test_cccd_to_claim(hub: HubProcess, kiosk_url: str, browser: Any) -> None:  
                                                                                      "1980")]
     assert claim["XML1"]["T_BNTT"] == "151700" and claim["XML1"]["MA_BENH_CHINH"] == "J06.9"
     assert [line["MA_DICH_VU"] for line in claim["XML3"]] == ["kham-noi", "xn-ctm"]
+    # Signed by the doctor who examined and ordered (demo licence of bs-an), in Khoa Khám bệnh (demo K01).
+    assert {(line["MA_BAC_SI"], line["MA_KHOA"]) for line in claim["XML2"] + claim["XML3"]} == {
+        ("000101/HNO-CCHN", "K01")}
+    assert claim["XML1"]["MA_KHOA"] == "K01" and claim["XML2"][0]["TT_THAU"] == "125/QĐ-BV;G1;N4;2025"
     paid = call(hub, "cashier", "GET", f"/visits/{visit}/bill")
     assert [p["amount"] for p in paid["payments"] if p["kind"] == "payment"] == [151_700]

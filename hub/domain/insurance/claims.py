@@ -11,13 +11,23 @@ its BHYT fields): clinicq bills no drugs (the pharmacy is outside it), so each l
 catalogue's insurance price and split by the same co-payment engine, with the share the visit's services
 were split with (XML1 has one MUC_HUONG). Lines not in the catalogue, not covered or without the BHYT
 fields are left out of XML2 and listed on the claim (`lines_left_out`) with why.
+
+Who and where (MA_BAC_SI, MA_KHOA): the examining doctor's practising-certificate number (`license_no` in
+config/doctors.toml) signs the exam line and the drugs; a lab or imaging line is signed by the doctor who
+ordered it (its `ordered_by` login, else the examining doctor). MA_KHOA is the department code of the exam
+service (`[departments]` in config/insurance.toml); for a test, that of the service that ordered it. A visit
+missing either is not exported with an empty field: it stays draft with the reason.
+
+Field names and order: Decision 130/QĐ-BYT Bảng 1-3 as amended by 4750/QĐ-BYT, checked against public
+hospital-software descriptions of that layout (a "Moh.Xml130" model of the 15 tables and a QĐ 130 ↔ FHIR
+field mapping with each field's STT and length, read in December 2026; not the Ministry's own text).
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -29,7 +39,8 @@ from lxml import etree
 from sqlalchemy import insert, select, update
 
 from hub.db import Database
-from hub.domain.clinical.models import ExamRecord
+from hub.domain.booking.models import Doctor
+from hub.domain.clinical.models import ClinicalOrder, ExamRecord
 from hub.domain.clinical.prescriptions import PrescriptionLine, lines_of
 from hub.domain.common.clock import Clock
 from hub.domain.common.errors import Invalid, NotFound
@@ -40,7 +51,7 @@ from hub.domain.insurance.gateway import ELIGIBLE
 from hub.domain.insurance.models import Claim, VisitCoverage
 from hub.domain.insurance.rules import InsuranceRules, ItemPrice
 from hub.domain.patients.models import Patient
-from hub.domain.queue.models import Visit
+from hub.domain.queue.models import Service, Ticket, Visit
 
 log = logging.getLogger(__name__)
 XSD_DIR = Path(__file__).parent / "xsd"
@@ -61,7 +72,13 @@ REASONS = {
     "no_diagnosis": "Thiếu mã bệnh chính ICD-10 / no main ICD-10 diagnosis",
     "nothing_claimed": "Quỹ BHYT không chi trả khoản nào / insurance pays nothing on this visit",
     "no_card_dates": "Thiếu hạn thẻ từ cổng BHYT / the card's validity dates are unknown",
+    "no_doctor": "Hồ sơ khám chưa ghi bác sĩ khám (MA_BAC_SI) / the examination names no doctor",
+    "no_doctor_licence": "Bác sĩ chưa có số chứng chỉ hành nghề (license_no trong doctors.toml) / no "
+                         "practising-certificate number for the doctor",
+    "no_department_code": "Chưa có mã khoa (MA_KHOA, [departments] trong insurance.toml) / no department code "
+                          "for the service",
 }
+USER_PREFIX = "user:"  # an actor that is a staff login: "user:bs.an"
 
 
 @cache
@@ -90,6 +107,24 @@ def _day(value: date) -> str:
     return value.strftime("%Y%m%d")
 
 
+@dataclass(frozen=True)
+class _Doctor:
+    code: str
+    name: str
+    username: str | None
+    license_no: str | None
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """Who ordered a line and where (MA_BAC_SI, MA_KHOA), and when (NGAY_YL, NGAY_KQ)."""
+
+    doctor: _Doctor | None
+    department: str | None
+    ordered_at: datetime
+    result_at: datetime | None
+
+
 @dataclass
 class _Visit:
     id: int
@@ -100,12 +135,18 @@ class _Visit:
     diagnosis: str | None
     bill: dict[str, Any]
     prescriptions: list[PrescriptionLine]
+    ended_at: datetime | None = None
+    exam: Any | None = None  # the first examination record: its doctor, author and times
+    orders: dict[int, Any] | None = None  # the visit's clinical orders by id
+    exam_tickets: dict[str, datetime] | None = None  # exam service code -> its first ticket's issue time
 
 
 class ClaimService:
     def __init__(self, db: Database, rules: InsuranceRules, clock: Clock, tz: ZoneInfo,
-                 bill_of: Callable[[int], dict[str, Any]], out_dir: Path) -> None:
+                 bill_of: Callable[[int], dict[str, Any]], out_dir: Path, doctors: Iterable[Any] = ()) -> None:
         self.db, self.rules, self.clock, self.tz = db, rules, clock, tz
+        # config/doctors.toml: the licence number is read from there at each export (not stored per visit).
+        self.doctors = {d.code: _Doctor(d.code, d.name, d.username, getattr(d, "license_no", None)) for d in doctors}
         self.bill_of = bill_of
         self.out_dir = Path(out_dir)
         # The catalogue's BHYT fields, from the drugs.toml next to insurance.toml (none: XML2 stays empty).
@@ -125,12 +166,12 @@ class ClaimService:
     def export_visit(self, visit_id: int, *, actor: str) -> dict[str, Any]:
         """Build, validate and write one visit's claim; or record why it cannot be claimed (draft)."""
         visit = self._gather(visit_id)
-        reasons = self._problems(visit)
+        problems = self._problems(visit)
         now = self.clock.now()
         drugs, left_out = claim_lines(list(visit.prescriptions), self.drugs)
-        if reasons:
-            return self._save(visit, DRAFT, "; ".join(REASONS[r] for r in reasons), None, 0, actor, now, reasons,
-                              left_out=left_out)
+        if problems:
+            return self._save(visit, DRAFT, "; ".join(text for _, text in problems), None, 0, actor, now,
+                              [code for code, _ in problems], left_out=left_out)
         envelope, insurer = self._envelope(visit, now, drugs)
         warning = self._small_bill_crossed(visit, drugs)
         folder = self.out_dir / visit.day.isoformat()
@@ -221,7 +262,7 @@ class ClaimService:
     # ================================================================== building
     def _gather(self, visit_id: int) -> _Visit:
         with self.db.read() as connection:
-            visit = connection.execute(select(Visit.id, Visit.day, Visit.started_at, Visit.patient_id)
+            visit = connection.execute(select(Visit.id, Visit.day, Visit.started_at, Visit.ended_at, Visit.patient_id)
                                        .where(Visit.id == visit_id)).first()
             if visit is None:
                 raise NotFound("unknown_visit", f"Không có lượt khám {visit_id} / no visit {visit_id}")
@@ -236,11 +277,91 @@ class ClaimService:
                 .order_by(ExamRecord.id)).scalar()
             exams = connection.execute(select(ExamRecord.prescription_lines).where(ExamRecord.visit_id == visit_id)
                                        .order_by(ExamRecord.id)).all()
+            exam = connection.execute(select(ExamRecord.author, ExamRecord.created_at, ExamRecord.updated_at,
+                                             Doctor.code.label("doctor_code"))
+                                      .select_from(ExamRecord).outerjoin(Doctor, Doctor.id == ExamRecord.doctor_id)
+                                      .where(ExamRecord.visit_id == visit_id).order_by(ExamRecord.id)).first()
+            orders = {row.id: row for row in connection.execute(
+                select(ClinicalOrder.id, ClinicalOrder.ordered_by, ClinicalOrder.ordering_service,
+                       ClinicalOrder.created_at, ClinicalOrder.resulted_at)
+                .where(ClinicalOrder.visit_id == visit_id)).all()}
+            exam_tickets: dict[str, datetime] = {}
+            for code, issued in connection.execute(
+                    select(Service.code, Ticket.issued_at).join(Service, Service.id == Ticket.service_id)
+                    .where(Ticket.visit_id == visit_id, Service.kind == "exam").order_by(Ticket.id)).all():
+                exam_tickets.setdefault(code, issued)
         prescriptions = [line for exam in exams for line in lines_of(exam)]
         return _Visit(visit.id, visit.day, visit.started_at, patient, coverage, diagnosis, self.bill_of(visit_id),
-                      prescriptions)
+                      prescriptions, visit.ended_at, exam, orders, exam_tickets)
 
-    def _problems(self, visit: _Visit) -> list[str]:
+    # ================================================================== who, where, when
+    def _doctor_of(self, actor: str | None) -> _Doctor | None:
+        """The doctor behind a staff login ("user:bs.an"), by the username in doctors.toml."""
+        if not actor or not actor.startswith(USER_PREFIX):
+            return None
+        username = actor[len(USER_PREFIX):]
+        return next((d for d in self.doctors.values() if d.username and d.username == username), None)
+
+    def examining_doctor(self, visit: _Visit) -> _Doctor | None:
+        """The exam record's doctor, else the doctor whose login wrote it."""
+        if visit.exam is None:
+            return None
+        if visit.exam.doctor_code:
+            return self.doctors.get(visit.exam.doctor_code) or _Doctor(visit.exam.doctor_code, visit.exam.doctor_code,
+                                                                         None, None)
+        return self._doctor_of(visit.exam.author)
+
+    def signed(self, visit: _Visit, line: dict[str, Any]) -> _Signed:
+        """MA_BAC_SI, MA_KHOA, NGAY_YL and NGAY_KQ of one bill line (exam, lab, imaging)."""
+        examiner = self.examining_doctor(visit)
+        exam_done = visit.exam.updated_at if visit.exam is not None else None
+        key = str(line.get("key", ""))
+        if key.startswith("order:") and visit.orders and int(key[6:]) in visit.orders:
+            order = visit.orders[int(key[6:])]
+            # 130/QĐ-BYT Bảng 3: MA_BAC_SI is the doctor who ordered the service (the performer is NGUOI_THUC_HIEN,
+            # not sent); MA_KHOA the department that ordered it (UNSURE: or the one that performed it).
+            return _Signed(self._doctor_of(order.ordered_by) or examiner,
+                           self.rules.department(order.ordering_service), order.created_at, order.resulted_at)
+        service = str(line.get("code", ""))
+        ordered = (visit.exam_tickets or {}).get(service, visit.started_at)
+        return _Signed(examiner, self.rules.department(service), ordered, exam_done)
+
+    def discharged_at(self, visit: _Visit) -> datetime:
+        """NGAY_RA of an outpatient visit: when it ended, else its last recorded step (exam, a result)."""
+        if visit.ended_at is not None:
+            return visit.ended_at
+        times = [visit.started_at]
+        if visit.exam is not None:
+            times.append(visit.exam.updated_at)
+        times += [order.resulted_at for order in (visit.orders or {}).values() if order.resulted_at is not None]
+        return max(times)
+
+    def _problems(self, visit: _Visit) -> list[tuple[str, str]]:
+        """Why the visit cannot be claimed: (code, the Vietnamese / English reason), none when it can."""
+        problems = [(code, REASONS[code]) for code in self._record_problems(visit)]
+        if visit.exam is not None and visit.patient is not None:  # no exam: "no diagnosis" already says it
+            problems += self._signature_problems(visit)
+        return problems
+
+    def _signature_problems(self, visit: _Visit) -> list[tuple[str, str]]:
+        """A doctor without a licence number or a service without a department code: the insurer's portal
+        refuses the file, so it is reported here rather than sent with an empty MA_BAC_SI / MA_KHOA."""
+        lines = [self.signed(visit, line) for line in visit.bill["items"]]
+        problems: list[tuple[str, str]] = []
+        if any(signed.doctor is None for signed in lines):
+            problems.append(("no_doctor", REASONS["no_doctor"]))
+        unlicensed = sorted({signed.doctor.name for signed in lines if signed.doctor and not signed.doctor.license_no})
+        if unlicensed:
+            problems.append(("no_doctor_licence", f"{REASONS['no_doctor_licence']}: {', '.join(unlicensed)}"))
+        services = sorted({str(line["code"]) if line["kind"] == "exam" else
+                           str(getattr((visit.orders or {}).get(int(str(line["key"])[6:])), "ordering_service", "?"))
+                           for line, signed in zip(visit.bill["items"], lines, strict=True)
+                           if signed.department is None})
+        if services:
+            problems.append(("no_department_code", f"{REASONS['no_department_code']}: {', '.join(services)}"))
+        return problems
+
+    def _record_problems(self, visit: _Visit) -> list[str]:
         problems = []
         if visit.patient is None:
             problems.append("no_patient")
@@ -280,7 +401,10 @@ class ClaimService:
         code = f"LK{visit.id:06d}"
         lines = self._lines(visit)
         local_now = now.astimezone(self.tz)
-        started = visit.started_at.astimezone(self.tz)
+        examiner = self.examining_doctor(visit)
+        exam_service = next((line["code"] for line in lines if line["kind"] == "exam"), None)
+        # The drugs were ordered when the prescription was last saved with the exam record.
+        prescribed = visit.exam.updated_at if visit.exam is not None else visit.started_at
         services_base = sum(line["base"] for line in lines)
         drug_splits = self.drug_splits(visit, drugs, services_base)
         drug_total = sum(split.amount for split in drug_splits)
@@ -290,7 +414,6 @@ class ClaimService:
         copay = base - insurer
         own = total - base
         patient, coverage, check = visit.patient, visit.coverage, visit.coverage.check or {}
-        share = round(100 * insurer / base) if base else 0
 
         xml1 = etree.Element("TONG_HOP")
         born = patient.date_of_birth or date(1900, 1, 1)
@@ -301,11 +424,14 @@ class ClaimService:
             ("MA_THE_BHYT", coverage.card_code), ("MA_DKBD", check.get("facility_code") or ""),
             ("GT_THE_TU", check["valid_from"].replace("-", "")), ("GT_THE_DEN", check["valid_to"].replace("-", "")),
             ("MA_BENH_CHINH", visit.diagnosis), ("MA_DOITUONG_KCB", ROUTE_CODE.get(coverage.route_reason or "", "3")),
-            ("NGAY_VAO", started.strftime("%Y%m%d%H%M")), ("NGAY_RA", local_now.strftime("%Y%m%d%H%M")),
-            ("MA_LOAI_KCB", "01"), ("MUC_HUONG", share), ("T_THUOC", drug_total), ("T_TONGCHI_BV", total),
-            ("T_TONGCHI_BH", base),
-            ("T_BNTT", own), ("T_BNCCT", copay), ("T_BHTT", insurer), ("MA_CSKCB", self.rules.facility_code),
-            ("NAM_QT", local_now.year), ("THANG_QT", local_now.month)):
+            ("NGAY_VAO", self._minute(visit.started_at)), ("NGAY_RA", self._minute(self.discharged_at(visit))),
+            ("T_THUOC", drug_total), ("T_TONGCHI_BV", total), ("T_TONGCHI_BH", base),
+            ("T_BNTT", own), ("T_BNCCT", copay), ("T_BHTT", insurer),
+            ("NAM_QT", local_now.year), ("THANG_QT", local_now.month),
+            # Bảng 1 of 130/QĐ-BYT puts MA_LOAI_KCB, MA_KHOA (the department of the visit: its exam service's)
+            # and MA_CSKCB after the settlement month. XML1 has no MA_BAC_SI (the doctors are on the lines).
+            ("MA_LOAI_KCB", "01"), ("MA_KHOA", self.rules.department(exam_service)),
+            ("MA_CSKCB", self.rules.facility_code)):
             _add(xml1, tag, value)
 
         xml2 = etree.Element("CHI_TIET_THUOC")
@@ -316,13 +442,18 @@ class ClaimService:
                 ("MA_LK", code), ("STT", number), ("MA_THUOC", drug.drug.bhyt_code),
                 ("MA_NHOM", DRUG_GROUP if drug.drug.bhyt_rate == 100 else DRUG_GROUP_AT_A_RATE),
                 ("TEN_THUOC", drug.name), ("DON_VI_TINH", drug.unit), ("HAM_LUONG", drug.strength),
-                ("LIEU_DUNG", drug.dose), ("CACH_DUNG", drug.instructions),
-                ("SO_DANG_KY", drug.drug.registration_no), ("PHAM_VI", PHAM_VI_IN_BENEFIT),
+                ("DUONG_DUNG", self.rules.route_code(drug.route)), ("DANG_BAO_CHE", drug.form),
+                ("LIEU_DUNG", self._dose(drug)), ("CACH_DUNG", drug.instructions),
+                ("SO_DANG_KY", drug.drug.registration_no), ("TT_THAU", drug.drug.tender),
+                ("PHAM_VI", PHAM_VI_IN_BENEFIT),
                 ("TYLE_TT_BH", drug.drug.bhyt_rate), ("SO_LUONG", drug.quantity),
                 ("DON_GIA", drug.drug.insurance_price), ("THANH_TIEN_BV", split.amount),
                 ("THANH_TIEN_BH", split.insured_base), ("MUC_HUONG", split.share_percent),
                 ("T_BNTT", split.amount - split.insured_base), ("T_BNCCT", split.insured_base - split.insurance_pays),
-                ("T_BHTT", split.insurance_pays), ("NGAY_YL", started.strftime("%Y%m%d%H%M"))):
+                ("T_BHTT", split.insurance_pays),
+                ("MA_KHOA", self.rules.department(exam_service)),
+                ("MA_BAC_SI", examiner.license_no if examiner else None),
+                ("NGAY_YL", self._minute(prescribed))):
                 _add(row, tag, value)
 
         xml3 = etree.Element("CHI_TIET_DVKT")
@@ -330,6 +461,7 @@ class ClaimService:
         for number, line in enumerate(lines, start=1):
             row = etree.SubElement(listing, "CHI_TIET_DVKT")
             line_share = round(100 * line["insurance_pays"] / line["base"]) if line["base"] else 0
+            signed = self.signed(visit, line)
             for tag, value in (
                 ("MA_LK", code), ("STT", number), ("MA_DICH_VU", line["code"]),
                 ("MA_NHOM", COST_GROUP.get(line["kind"], 1)), ("TEN_DICH_VU", line["name"]),
@@ -340,7 +472,10 @@ class ClaimService:
                 # 130/QĐ-BYT's order: the patient's own part, the co-payment, then what the fund pays.
                 ("T_BNTT", line["amount"] - line["base"]), ("T_BNCCT", line["base"] - line["insurance_pays"]),
                 ("T_BHTT", line["insurance_pays"]),
-                ("NGAY_YL", started.strftime("%Y%m%d%H%M"))):
+                ("MA_KHOA", signed.department), ("MA_BAC_SI", signed.doctor.license_no if signed.doctor else None),
+                ("MA_BENH", visit.diagnosis), ("NGAY_YL", self._minute(signed.ordered_at)),
+                # A test without its result yet has no NGAY_KQ (left out, not sent empty).
+                *((("NGAY_KQ", self._minute(signed.result_at)),) if signed.result_at is not None else ())):
                 _add(row, tag, value)
 
         record = etree.Element("HOSO")
@@ -349,6 +484,17 @@ class ClaimService:
             _add(part, "LOAIHOSO", name)
             _add(part, "NOIDUNGFILE", base64.b64encode(validated(name.lower(), root)).decode("ascii"))
         return self._wrap([record], local_now.date()), insurer
+
+    def _minute(self, moment: datetime) -> str:
+        """yyyymmddHHMM in site time, the layout's date-time."""
+        return moment.astimezone(self.tz).strftime("%Y%m%d%H%M")
+
+    @staticmethod
+    def _dose(drug: DrugClaimLine) -> str:
+        """LIEU_DUNG: the dose as prescribed, "x N ngày" added when the doctor wrote the days: Bảng 2 has no
+        days field of its own (UNSURE: the exact wording 130/QĐ-BYT asks for; "1 viên/lần x 2 lần/ngày x 5 ngày"
+        is what hospital systems send)."""
+        return f"{drug.dose} x {drug.days} ngày" if drug.dose and drug.days else drug.dose
 
     def _wrap(self, records: list[etree._Element], made_on: date) -> bytes:
         """The GIAMDINHHS envelope around one visit's HOSO (a visit's file) or a day's (the batch file)."""

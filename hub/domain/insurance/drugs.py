@@ -29,11 +29,14 @@ class DrugInsurance(BaseModel):
     insurance_price: Annotated[int, Field(ge=0)] | None = None
     bhyt_covered: bool = False
     bhyt_rate: Annotated[int, Field(ge=0, le=100)] = 100
+    # TT_THAU (Chuỗi(50)): "decision;package;group;year", e.g. "125/QĐ-BV;G1;N4;2025".
+    tender: Annotated[str, Field(pattern=r"^[^;]{1,30};G\d{1,2};N\d{1,2};\d{4}$", max_length=50)] | None = None
 
     @property
     def claimable(self) -> bool:
         return (self.bhyt_covered and self.bhyt_code is not None and self.registration_no is not None
-                and self.insurance_price is not None and self.insurance_price > 0 and self.bhyt_rate > 0)
+                and self.insurance_price is not None and self.insurance_price > 0 and self.bhyt_rate > 0
+                and self.tender is not None)
 
 
 class DrugCatalogueError(ValueError):
@@ -62,8 +65,8 @@ LEFT_OUT = {
     NOT_IN_CATALOGUE: "Thuốc ghi tay, không có trong danh mục thuốc: không đề nghị BHYT thanh toán / a drug "
                       "written by hand, not in the catalogue: not claimed",
     NOT_COVERED: "Thuốc ngoài danh mục BHYT, người bệnh tự trả / not covered by insurance: the patient pays",
-    NO_INSURANCE_DATA: "Danh mục thuốc thiếu mã BHYT, số đăng ký hoặc giá BHYT / the catalogue lacks the "
-                       "drug's BHYT code, registration number or insurance price",
+    NO_INSURANCE_DATA: "Danh mục thuốc thiếu mã BHYT, số đăng ký, giá BHYT hoặc thông tin thầu / the catalogue "
+                       "lacks the drug's BHYT code, registration number, insurance price or tender",
 }
 
 
@@ -75,11 +78,14 @@ class DrugClaimLine:
     name: str
     unit: str
     strength: str
+    form: str  # DANG_BAO_CHE
+    route: str  # as prescribed ("uống"): DUONG_DUNG once mapped to its code
     dose: str
     instructions: str
     quantity: int
     amount: int  # quantity × insurance price: what the hospital charges for it (THANH_TIEN_BV)
     insured_base: int  # amount × bhyt_rate % (THANH_TIEN_BH)
+    days: int | None = None  # as prescribed: part of LIEU_DUNG
 
 
 def claim_lines(lines: list[object], catalogue: dict[str, DrugInsurance]) -> tuple[list[DrugClaimLine],
@@ -106,6 +112,8 @@ def claim_lines(lines: list[object], catalogue: dict[str, DrugInsurance]) -> tup
             continue
         amount = quantity * (drug.insurance_price or 0)
         claimed.append(DrugClaimLine(drug, name, str(getattr(line, "unit", "")), str(getattr(line, "strength", "")),
+                                     str(getattr(line, "form", "")), str(getattr(line, "route", "")),
                                      str(getattr(line, "dose", "")), str(getattr(line, "instructions", "")),
-                                     quantity, amount, amount * drug.bhyt_rate // 100))
+                                     quantity, amount, amount * drug.bhyt_rate // 100,
+                                     days=getattr(line, "days", None)))
     return claimed, left_out

@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 CONFIG_FILE = "insurance.toml"
 Percent = Annotated[int, Field(ge=0, le=100)]
+# MA_KHOA: a code of the national list of departments ("K01" Khoa Khám bệnh...), ".n" for a part of one.
+DepartmentCode = Annotated[str, Field(pattern=r"^K\d{2}(\.\d{1,3})?$")]
+# DUONG_DUNG is "Chuỗi(4)" in Bảng 2 of Decision 130/QĐ-BYT: a code of the national route list ("1.01").
+RouteCode = Annotated[str, Field(pattern=r"^\d{1,2}(\.\d{1,2})?$", max_length=4)]
 
 
 class _Strict(BaseModel):
@@ -99,6 +103,8 @@ class InsuranceRules(_Strict):
     small_bill: list[SmallBill] = []
     out_of_route: list[OutOfRoute] = []
     items: dict[str, ItemPrice] = {}
+    departments: dict[str, DepartmentCode] = {}  # service code (clinic.toml) -> MA_KHOA
+    route_codes: dict[str, RouteCode] = {}  # a prescription line's route ("uống") -> DUONG_DUNG
     source_dir: str = ""  # where the file was read from (for the simulated gateway's cards file)
 
     @model_validator(mode="after")
@@ -128,6 +134,14 @@ class InsuranceRules(_Strict):
 
     def item(self, code: str) -> ItemPrice | None:
         return self.items.get(code)
+
+    def department(self, service: str | None) -> str | None:
+        return self.departments.get(service) if service else None
+
+    def route_code(self, route: str) -> str:
+        """DUONG_DUNG: the route's national code when configured, else the route as written."""
+        text = " ".join(route.split())
+        return self.route_codes.get(text.lower(), text)
 
 
 class InsuranceConfigError(ValueError):

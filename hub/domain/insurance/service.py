@@ -392,4 +392,7 @@ def insurance_from_config(config_dir: str | Path, db: Database, clock: Clock, bu
         line = getattr(rules.lines, name)
         if line and services is not None and line not in services:
             raise ValueError(f"lines.{name}: {line!r} is not a service of clinic.toml")
+    unknown = sorted(set(rules.departments) - services) if services is not None else []
+    if unknown:
+        raise ValueError(f"departments: {', '.join(unknown)} not services of clinic.toml")
     return InsuranceService(db, rules, gateway_from(rules.gateway, config_dir, environ), clock, bus, tz)
