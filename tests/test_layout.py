@@ -203,7 +203,7 @@ STAFF_PAGES = (
     ("admin", "/admin/counters"), ("admin", "/admin/schedules"), ("admin", "/admin/notifications"),
     ("admin", "/admin/callbacks"), ("admin", "/ops"), ("admin", "/reports"), ("admin", "/reports/daily"),
     ("admin", "/reports/follow-ups"), ("reception", "/reception"), ("doctor", "/doctor"), ("lab", "/lab"),
-    ("cashier", "/cashier"), ("nurse", "/console"),
+    ("cashier", "/cashier"), ("nurse", "/console"), ("admin", "/admin/messages"), ("admin", "/insurance/claims"),
 )
 
 
