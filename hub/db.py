@@ -169,16 +169,24 @@ class _GroupCommit:
             raise
         batch = self.batch
         assert batch is not None
-        savepoint = self.connection.begin_nested()
+        # The savepoint goes straight to the driver: SQLAlchemy's begin_nested() costs several times
+        # SQLite's own SAVEPOINT/RELEASE, once per ticket. Writers inside may still nest their own
+        # SQLAlchemy savepoints: those are released or rolled back before this one.
+        driver = self.connection.connection.driver_connection
         error: BaseException | None = None
         try:
+            driver.execute("SAVEPOINT clinicq_writer")
+        except BaseException:
+            self.lock.release()
+            raise
+        try:
             yield self.connection
-            savepoint.commit()
+            driver.execute("RELEASE clinicq_writer")
         except BaseException as exc:  # this writer's work only: back to its savepoint
             error = exc
             try:
-                if savepoint.is_active:
-                    savepoint.rollback()
+                driver.execute("ROLLBACK TO clinicq_writer")
+                driver.execute("RELEASE clinicq_writer")
             except BaseException as rollback_error:  # the connection is broken: the batch fails
                 batch.error = rollback_error
         finally:
