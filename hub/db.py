@@ -54,7 +54,14 @@ class Database:
                                         pool_pre_ping=True)
             self._memory_lock = None
             self._memory_connection = None
-            self._group = None
+            # PostgreSQL: group commit only when asked (CLINICQ_GROUP_COMMIT=all). Each ticket's row locks
+            # (its number's sequence row, its line's version row) are held until its COMMIT's fsync, so
+            # the writers of one line wait out one fsync each; sharing the COMMIT lifts that, but a batch
+            # holds the locks of all its members, and two hub processes whose batches lock two lines in
+            # opposite orders meet in a deadlock that PostgreSQL breaks (after deadlock_timeout) by
+            # failing one writer. One hub process per database: safe; several: leave it off.
+            enabled = os.environ.get("CLINICQ_GROUP_COMMIT", "1") == "all"
+            self._group = _GroupCommit(self.engine) if enabled else None
 
     @staticmethod
     def _install_sqlite_hooks(engine: Engine, in_memory: bool) -> None:
@@ -172,22 +179,18 @@ class _GroupCommit:
         # The savepoint goes straight to the driver: SQLAlchemy's begin_nested() costs several times
         # SQLite's own SAVEPOINT/RELEASE, once per ticket. Writers inside may still nest their own
         # SQLAlchemy savepoints: those are released or rolled back before this one.
-        driver = self.connection.connection.driver_connection
+        connection = self.connection
         error: BaseException | None = None
         try:
-            driver.execute("SAVEPOINT clinicq_writer")
-        except BaseException:
-            self.lock.release()
-            raise
-        try:
-            yield self.connection
-            driver.execute("RELEASE clinicq_writer")
+            _driver_run(connection, "SAVEPOINT clinicq_writer")
+            yield connection
+            _driver_run(connection, "RELEASE SAVEPOINT clinicq_writer")
         except BaseException as exc:  # this writer's work only: back to its savepoint
             error = exc
             try:
-                driver.execute("ROLLBACK TO clinicq_writer")
-                driver.execute("RELEASE clinicq_writer")
-            except BaseException as rollback_error:  # the connection is broken: the batch fails
+                _driver_run(connection, "ROLLBACK TO SAVEPOINT clinicq_writer")
+                _driver_run(connection, "RELEASE SAVEPOINT clinicq_writer")
+            except BaseException as rollback_error:  # no savepoint or a broken connection: the batch fails
                 batch.error = rollback_error
         finally:
             self.lock.release()
@@ -221,6 +224,14 @@ class _GroupCommit:
             if self.connection is not None:
                 self.connection.close()
                 self.connection = None
+
+
+def _driver_run(connection: Connection, sql: str) -> None:
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
 
 
 def upsert(connection: Connection, table, values: dict, keys: list[str], update: dict):  # type: ignore[no-untyped-def]

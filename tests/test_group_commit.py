@@ -69,3 +69,48 @@ def test_a_returned_write_is_on_disk(tmp_path: Path) -> None:
     with db.read() as connection:
         assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
     db.dispose()
+
+
+def test_postgresql_group_commit_when_asked(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLINICQ_GROUP_COMMIT=all: PostgreSQL writers share COMMITs too; a writer whose statement fails
+    (PostgreSQL then refuses every statement until the savepoint is rolled back) loses only its own work."""
+    monkeypatch.setenv("CLINICQ_GROUP_COMMIT", "all")
+    db = Database(pg_url)
+    assert db._group is not None
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS gc_t"))
+        connection.execute(text("CREATE TABLE gc_t (id SERIAL PRIMARY KEY, writer INTEGER UNIQUE)"))
+    commits = []
+    event.listen(db.engine, "commit", lambda connection: commits.append(1))
+    gate = threading.Barrier(12)
+    errors: list[BaseException] = []
+
+    def writer(index: int) -> None:
+        gate.wait()
+        try:
+            with db.write() as connection:
+                # Writer 11 repeats writer 3's value: a unique violation inside the shared transaction.
+                connection.execute(text("INSERT INTO gc_t (writer) VALUES (:w)"), {"w": 3 if index == 11 else index})
+        except Exception as exc:  # the test counts them
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with db.read() as connection:
+        saved = sorted(connection.execute(text("SELECT writer FROM gc_t")).scalars())
+    assert saved == list(range(11))
+    assert len(errors) == 1 and "unique" in str(errors[0]).lower()
+    assert 1 <= len(commits) <= 12
+    with db.write() as connection:  # the shared connection is usable after the failure
+        connection.execute(text("INSERT INTO gc_t (writer) VALUES (100)"))
+    with db.read() as connection:
+        assert connection.execute(text("SELECT count(*) FROM gc_t")).scalar_one() == 12
+    db.dispose()
+
+
+def test_postgresql_writes_one_transaction_each_by_default(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLINICQ_GROUP_COMMIT", raising=False)
+    assert Database(pg_url)._group is None
