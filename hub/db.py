@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -122,6 +122,13 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def offload_commits(self, run: Callable[[Callable[[], None]], object]) -> bool:
+        """Have group commits run their COMMIT through `run` (which waits for it); False without group commit."""
+        if self._group is None or not self.is_sqlite:
+            return False
+        self._group.offload = run
+        return True
+
     def dispose(self) -> None:
         if self._group is not None:
             self._group.close()
@@ -158,6 +165,8 @@ class _GroupCommit:
         self.connection: Connection | None = None
         self.root = None  # the batch's open transaction
         self.batch: _Batch | None = None
+        # Runs the COMMIT elsewhere and waits for it (gevent's OS thread pool under the hub); None: here.
+        self.offload: Callable[[Callable[[], None]], object] | None = None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -199,6 +208,12 @@ class _GroupCommit:
             with self.lock:
                 try:
                     if batch.error is None:
+                        if self.offload is not None:
+                            # The fsync in an OS thread (the driver lets go of the GIL meanwhile): the
+                            # event loop reads, checks and prepares the next requests while the disk
+                            # works, and they form the next batch behind this lock. SQLAlchemy's own
+                            # commit below then finds the transaction closed and only does its bookkeeping.
+                            self.offload(self.connection.connection.driver_connection.commit)
                         self.root.commit()
                     else:
                         self.root.rollback()

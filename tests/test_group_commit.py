@@ -114,3 +114,37 @@ def test_postgresql_group_commit_when_asked(pg_url: str, monkeypatch: pytest.Mon
 def test_postgresql_writes_one_transaction_each_by_default(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLINICQ_GROUP_COMMIT", raising=False)
     assert Database(pg_url)._group is None
+
+
+def test_commits_offloaded_to_another_thread_are_durable_before_write_returns(tmp_path: Path) -> None:
+    """The hub runs SQLite's COMMIT in an OS thread (hub/server.py): `write()` still returns only after it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "o.db"
+    db = Database(f"sqlite:///{path}")
+    _table(db)
+    ran_in: list[str] = []
+    pool = ThreadPoolExecutor(1, thread_name_prefix="committer")
+
+    def run(work):  # type: ignore[no-untyped-def]
+        def named():  # type: ignore[no-untyped-def]
+            ran_in.append(threading.current_thread().name)
+            return work()
+        return pool.submit(named).result()
+
+    assert db.offload_commits(run)
+    for value in (1, 2):
+        with db.write() as connection:
+            connection.execute(text("INSERT INTO t (writer) VALUES (:w)"), {"w": value})
+        seen = subprocess.run([sys.executable, "-c", f"import sqlite3; print(sqlite3.connect({str(path)!r})"
+                                                     ".execute('select count(*) from t').fetchone()[0])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        assert seen == str(value)
+    assert len(ran_in) == 2 and all(name.startswith("committer") for name in ran_in)
+    with pytest.raises(ValueError), db.write() as connection:
+        connection.execute(text("INSERT INTO t (writer) VALUES (3)"))
+        raise ValueError("rolled back, never committed")
+    with db.read() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+    pool.shutdown()
+    db.dispose()
