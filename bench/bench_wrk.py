@@ -22,7 +22,6 @@ import uuid
 from pathlib import Path
 
 from bench.common import ROOT
-from tests.hub_server import start_hub
 
 LUA = r"""
 local threads = {}
@@ -106,12 +105,10 @@ def run(seconds: float, connection_counts: list[int], postgres: bool) -> list[di
 def _start(folder: Path, db_url: str | None, env: dict[str, str]):  # type: ignore[no-untyped-def]
     from tests.hub_server import HubProcess, free_port
 
-    if db_url is None:
-        return start_hub(folder, env=env)
     folder.mkdir(parents=True, exist_ok=True)
-    hub = HubProcess(var_dir=folder, db_url=db_url, port=free_port(), env=env)
+    hub = HubProcess(var_dir=folder, db_url=db_url or f"sqlite:///{folder / 'hub.db'}", port=free_port(), env=env)
     hub.create_tokens()
-    hub.start()
+    hub.start(timeout=180)  # a loaded machine can take a minute to import and migrate
     return hub
 
 
