@@ -35,7 +35,7 @@ _WAITING_WITH_P90 = select(T.c.id, T.c.issued_at, T.c.estimate_p90_min).where(
     T.c.service_id == bindparam("b_service"), T.c.day == bindparam("b_day"), T.c.status == p.WAITING,
     T.c.estimate_p90_min.is_not(None))
 # The same rows, only those already (about) past their P90, by the database: converting every waiting
-# ticket's issued_at in Python once a minute cost ~100 ms of the event loop per service at 20,000
+# ticket's issued_at in Python once a minute cost some 100 ms of the event loop per service at 20,000
 # waiting. One second of slack keeps it a superset of the exact test made in Python on what returns.
 _NOW = bindparam("b_now", type_=T.c.issued_at.type)
 _OVERDUE_CANDIDATES = {
