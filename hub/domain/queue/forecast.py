@@ -34,16 +34,6 @@ _RECENT_CALLS_BY_SERVICE = select(T.c.service_id, func.count()).select_from(TT.j
 _WAITING_WITH_P90 = select(T.c.id, T.c.issued_at, T.c.estimate_p90_min).where(
     T.c.service_id == bindparam("b_service"), T.c.day == bindparam("b_day"), T.c.status == p.WAITING,
     T.c.estimate_p90_min.is_not(None))
-# The same rows, only those already (about) past their P90, by the database: converting every waiting
-# ticket's issued_at in Python once a minute cost some 100 ms of the event loop per service at 20,000
-# waiting. One second of slack keeps it a superset of the exact test made in Python on what returns.
-_NOW = bindparam("b_now", type_=T.c.issued_at.type)
-_OVERDUE_CANDIDATES = {
-    "sqlite": _WAITING_WITH_P90.where(
-        (func.julianday(_NOW) - func.julianday(T.c.issued_at)) * 1440.0 > T.c.estimate_p90_min - 1 / 60),
-    "postgresql": _WAITING_WITH_P90.where(
-        T.c.issued_at < _NOW - func.make_interval(0, 0, 0, 0, 0, 0, T.c.estimate_p90_min * 60.0 - 1.0)),
-}
 
 
 class QueueForecasts(QueueCore):
@@ -104,10 +94,7 @@ class QueueForecasts(QueueCore):
         minute = to_ms(now) // 60_000
         if calibration.enabled and self._overdue_checked.get(service_id) != minute:
             self._overdue_checked[service_id] = minute
-            statement = _OVERDUE_CANDIDATES.get(connection.dialect.name, _WAITING_WITH_P90)
-            rows = fast(connection, statement, {"b_service": service_id, "b_day": local_day(now, self.tz),
-                                                "b_now": now} if statement is not _WAITING_WITH_P90 else
-                        {"b_service": service_id, "b_day": local_day(now, self.tz)})
+            rows = fast(connection, _WAITING_WITH_P90, {"b_service": service_id, "b_day": local_day(now, self.tz)})
             now_ms = to_ms(now)
             overdue = [row.id for row in rows
                        if (now_ms - to_ms(row.issued_at)) / 60_000 > row.estimate_p90_min]
