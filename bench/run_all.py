@@ -12,6 +12,7 @@ RUNS = [
     ["-m", "bench.bench_ticket_issue", "--clients", "50", "--seconds", "10", "--rate", "500"],
     ["-m", "bench.bench_growth", "--clients", "10", "--seconds", "5"],
     ["-m", "bench.bench_wrk", "--seconds", "20"],
+    ["bench/ticket_cpu.py", "--tickets", "1500"],
     ["-m", "bench.bench_call_latency", "--boards", "300", "--calls", "30"],
     ["-m", "bench.bench_mqtt_fanout", "--devices", "300", "--boards", "300", "--presses", "20"],
     ["-m", "bench.bench_fanout", "--boards", "300", "--devices", "300", "--workers", "4", "--calls", "20"],

@@ -72,13 +72,21 @@ class Hub:
     mqtt_broker: str = ""
     staff_messages: StaffAdviceMessages | None = None  # the staffing advice to admins who opted in
 
+    def _ticket_signer(self) -> URLSafeSerializer:
+        # Made once per key (every issued ticket signs its link); rebuilt if the key is replaced.
+        cached = self.__dict__.get("_ticket_serializer")
+        if cached is None or cached[0] != self.secret_key:
+            cached = (self.secret_key, URLSafeSerializer(self.secret_key, salt="ticket-status"))
+            self.__dict__["_ticket_serializer"] = cached
+        return cached[1]
+
     def ticket_token(self, ticket_id: int) -> str:
         """The signed token in a ticket's status link: it lets a patient follow that ticket only."""
-        return URLSafeSerializer(self.secret_key, salt="ticket-status").dumps(ticket_id)
+        return self._ticket_signer().dumps(ticket_id)
 
     def check_ticket_token(self, ticket_id: int, token: str) -> bool:
         try:
-            return URLSafeSerializer(self.secret_key, salt="ticket-status").loads(token) == ticket_id
+            return self._ticket_signer().loads(token) == ticket_id
         except BadSignature:
             return False
 

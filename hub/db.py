@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,7 +54,14 @@ class Database:
                                         pool_pre_ping=True)
             self._memory_lock = None
             self._memory_connection = None
-            self._group = None
+            # PostgreSQL: group commit only when asked (CLINICQ_GROUP_COMMIT=all). Each ticket's row locks
+            # (its number's sequence row, its line's version row) are held until its COMMIT's fsync, so
+            # the writers of one line wait out one fsync each; sharing the COMMIT lifts that, but a batch
+            # holds the locks of all its members, and two hub processes whose batches lock two lines in
+            # opposite orders meet in a deadlock that PostgreSQL breaks (after deadlock_timeout) by
+            # failing one writer. One hub process per database: safe; several: leave it off.
+            enabled = os.environ.get("CLINICQ_GROUP_COMMIT", "1") == "all"
+            self._group = _GroupCommit(self.engine) if enabled else None
 
     @staticmethod
     def _install_sqlite_hooks(engine: Engine, in_memory: bool) -> None:
@@ -115,6 +122,13 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def offload_commits(self, run: Callable[[Callable[[], None]], object]) -> bool:
+        """Have group commits run their COMMIT through `run` (which waits for it); False without group commit."""
+        if self._group is None or not self.is_sqlite:
+            return False
+        self._group.offload = run
+        return True
+
     def dispose(self) -> None:
         if self._group is not None:
             self._group.close()
@@ -151,6 +165,8 @@ class _GroupCommit:
         self.connection: Connection | None = None
         self.root = None  # the batch's open transaction
         self.batch: _Batch | None = None
+        # Runs the COMMIT elsewhere and waits for it (gevent's OS thread pool under the hub); None: here.
+        self.offload: Callable[[Callable[[], None]], object] | None = None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -169,17 +185,21 @@ class _GroupCommit:
             raise
         batch = self.batch
         assert batch is not None
-        savepoint = self.connection.begin_nested()
+        # The savepoint goes straight to the driver: SQLAlchemy's begin_nested() costs several times
+        # SQLite's own SAVEPOINT/RELEASE, once per ticket. Writers inside may still nest their own
+        # SQLAlchemy savepoints: those are released or rolled back before this one.
+        connection = self.connection
         error: BaseException | None = None
         try:
-            yield self.connection
-            savepoint.commit()
+            _driver_run(connection, "SAVEPOINT clinicq_writer")
+            yield connection
+            _driver_run(connection, "RELEASE SAVEPOINT clinicq_writer")
         except BaseException as exc:  # this writer's work only: back to its savepoint
             error = exc
             try:
-                if savepoint.is_active:
-                    savepoint.rollback()
-            except BaseException as rollback_error:  # the connection is broken: the batch fails
+                _driver_run(connection, "ROLLBACK TO SAVEPOINT clinicq_writer")
+                _driver_run(connection, "RELEASE SAVEPOINT clinicq_writer")
+            except BaseException as rollback_error:  # no savepoint or a broken connection: the batch fails
                 batch.error = rollback_error
         finally:
             self.lock.release()
@@ -188,6 +208,12 @@ class _GroupCommit:
             with self.lock:
                 try:
                     if batch.error is None:
+                        if self.offload is not None:
+                            # The fsync in an OS thread (the driver lets go of the GIL meanwhile): the
+                            # event loop reads, checks and prepares the next requests while the disk
+                            # works, and they form the next batch behind this lock. SQLAlchemy's own
+                            # commit below then finds the transaction closed and only does its bookkeeping.
+                            self.offload(self.connection.connection.driver_connection.commit)
                         self.root.commit()
                     else:
                         self.root.rollback()
@@ -213,6 +239,14 @@ class _GroupCommit:
             if self.connection is not None:
                 self.connection.close()
                 self.connection = None
+
+
+def _driver_run(connection: Connection, sql: str) -> None:
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
 
 
 def upsert(connection: Connection, table, values: dict, keys: list[str], update: dict):  # type: ignore[no-untyped-def]

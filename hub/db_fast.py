@@ -44,6 +44,7 @@ class _Plan:
     construct: Callable[[Mapping[str, Any]], dict[str, Any]]
     # Result conversions need the driver's column types (PostgreSQL numerics): made on first use.
     result_processors: tuple[Processor, ...] | None = None
+    active_processors: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None  # (column, processor) that convert
 
 
 class FastResult:
@@ -128,8 +129,21 @@ def execute(connection: Connection, statement: ClauseElement, params: Mapping[st
         cursor.close()
     if plan.row_class is None:
         return FastResult([], rowcount)
-    processors = plan.result_processors
     row_class = plan.row_class
-    rows = [row_class._make([value if process is None else process(value) for process, value in zip(
-        processors, raw, strict=True)]) for raw in raw_rows]
+    active = plan.active_processors
+    if active is None:
+        # Only the columns that convert (datetimes, JSON, booleans...): most of a row's columns are
+        # integers and strings the driver already gives as they are.
+        assert plan.result_processors is not None
+        active = plan.active_processors = tuple(
+            (index, process) for index, process in enumerate(plan.result_processors) if process is not None)
+    if not active:
+        rows = [row_class._make(raw) for raw in raw_rows]
+    else:
+        rows = []
+        for raw in raw_rows:
+            values = list(raw)
+            for index, process in active:
+                values[index] = process(values[index])
+            rows.append(row_class._make(values))
     return FastResult(rows, rowcount if rowcount >= 0 else len(rows))

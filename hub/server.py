@@ -31,6 +31,7 @@ def serve(config: ClinicConfig, *, host: str, port: int, var_dir: Path, db_url: 
 
     hub = build_hub(config, var_dir=var_dir, db_url=db_url)
     offload_password_hashing(hub)
+    offload_sqlite_commits(hub)
     if hub.config.hub.broker_files_dir:
         from hub.mqtt_acl import BrokerFiles
 
@@ -71,6 +72,22 @@ def offload_password_hashing(hub: Hub) -> None:
     hub.staff.run_cpu_bound = lambda work: pool.apply(work)
     hub.closers.append(pool.kill)
     log.info("password hashing runs in a pool of %d OS thread(s), off the event loop", HASH_THREADS)
+
+
+def offload_sqlite_commits(hub: Hub) -> None:
+    """SQLite's COMMIT waits for an fsync without yielding to gevent: in one OS thread of its own, the
+    loop serves the next requests meanwhile (they join the next group commit)."""
+    from gevent.monkey import is_module_patched
+    from gevent.threadpool import ThreadPool
+
+    if not is_module_patched("socket") or os.environ.get("CLINICQ_COMMIT_ON_LOOP") == "1":
+        return
+    pool = ThreadPool(1)
+    if hub.db.offload_commits(pool.apply):
+        hub.closers.append(pool.kill)
+        log.info("SQLite commits wait for the disk in an OS thread, off the event loop")
+    else:
+        pool.kill()
 
 
 def _no_delay_server() -> type:

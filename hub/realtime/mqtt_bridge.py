@@ -58,6 +58,12 @@ KEY_PRESS_MAX_AGE_S = 30.0
 STATE_REFRESH_INTERVAL_S = 0.3
 
 
+def _under_gevent() -> bool:
+    from gevent.monkey import is_module_patched
+
+    return is_module_patched("socket") and is_module_patched("threading")
+
+
 def parse_mqtt_url(url: str) -> tuple[str, int]:
     parsed = urlparse(url)
     return parsed.hostname or "127.0.0.1", parsed.port or 1883
@@ -93,7 +99,10 @@ class MqttBridge:
         self._threads: list[threading.Thread] = []
         self._unsent_calls: list[tuple[float, str, dict[str, Any]]] = []
         self._probe: tuple[mqtt.MQTTMessageInfo, float] | None = None  # the last probe and when it was sent
-        hub.bus.subscribe(TicketCalled, self.on_called)
+        self._loop: threading.Thread | None = None  # our own network loop (under gevent), see start()
+        # First: one publish that the broker fans out to every device, ahead of the Socket.IO rooms'
+        # per-client sends (300 boards took ~25 ms of the loop before the devices' message left).
+        hub.bus.subscribe(TicketCalled, self.on_called, first=True)
         hub.bus.subscribe(CounterChanged, self.on_counter_changed)
         hub.bus.subscribe(QueueChanged, self.on_queue_changed)
         hub.bus.subscribe(DeviceCommand, self.on_device_command)
@@ -107,9 +116,19 @@ class MqttBridge:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        # connect_async + loop_start: the hub starts even while the broker is down, and keeps trying.
+        # connect_async + a network loop that retries: the hub starts even while the broker is down.
         self.client.connect_async(self.host, self.port, keepalive=KEEPALIVE_S)
-        self.client.loop_start()
+        if _under_gevent():
+            # paho's own loop_start() thread makes every publish wait for that thread to write it: under
+            # gevent, until the publishing greenlet yields, i.e. after a call's Socket.IO fan-out to
+            # hundreds of boards. Running loop_forever in a thread of our own lets paho write a publish
+            # at once from the greenlet that makes it (greenlets do not preempt one another, so the two
+            # never write at the same time). With real threads paho's loop_start() stays.
+            self._loop = threading.Thread(target=self.client.loop_forever, kwargs={"retry_first_connection": True},
+                                          name="mqtt-loop", daemon=True)
+            self._loop.start()
+        else:
+            self.client.loop_start()
 
     def stop(self) -> None:
         self._stopped = True
@@ -117,7 +136,10 @@ class MqttBridge:
             info = self.client.publish(self.topics.hub_status, "offline", qos=1, retain=True)
             info.wait_for_publish(timeout=2)
         self.client.disconnect()
-        self.client.loop_stop()
+        if self._loop is not None:
+            self._loop.join(timeout=5)  # loop_forever returns once disconnected
+        else:
+            self.client.loop_stop()
         self._inbox.put(None)
         self._state_wake.set()
 

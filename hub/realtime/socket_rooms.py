@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import current_app, request
 from flask_socketio import SocketIO, emit, join_room
+from socketio import PubSubManager
 
 from hub import protocol as p
 from hub.api.auth import SESSION_RESOLVER
@@ -276,6 +277,8 @@ class SocketRooms:
         rooms = [room_ticket(ticket["id"]), room_service(ticket["service"])]
         if ticket.get("counter"):
             rooms.append(room_counter(ticket["counter"]))
+        if not self._anyone_in(rooms):
+            return  # a new ticket's own room is empty, and often its service's too
         self.socketio.emit(p.SIO_TICKET, {"ticket": _public_ticket(ticket),
                                           "action": getattr(event, "action", "issue")}, to=rooms)
 
@@ -308,15 +311,26 @@ class SocketRooms:
             # most, and every refresh recomputes estimates: changes meanwhile are coalesced into the next.
             self.socketio.sleep(QUEUE_REFRESH_INTERVAL_S)
 
+    def _anyone_in(self, rooms: list[str]) -> bool:
+        """Whether a client may be in one of `rooms`: refreshes nobody would receive are not built.
+        With a message queue (several hub processes) the other processes' clients are not known here."""
+        manager = self.socketio.server.manager
+        if isinstance(manager, PubSubManager):
+            return True
+        return any(next(iter(manager.get_participants("/", room)), None) is not None for room in rooms)
+
     def _push_queue(self, service: str) -> None:
-        summary = self._service_summary(self._services_overview([service])[0])
         boards = [room_board(b) for b in self.boards_of_service.get(service, [])]
-        if boards:
-            self.socketio.emit(p.SIO_QUEUE, {"service": summary}, to=boards)
-        tickets = self.hub.queue.waiting_tickets(service, QUEUE_LIST_LIMIT)
         counters = [room_counter(c.code) for c in self.hub.config.counters if service in c.services]
-        self.socketio.emit(p.SIO_QUEUE, {"service": summary, "queue": tickets},
-                           to=[room_service(service), *counters])
+        staff = [room_service(service), *counters]
+        to_boards, to_staff = self._anyone_in(boards), self._anyone_in(staff)
+        if to_boards or to_staff:
+            summary = self._service_summary(self._services_overview([service])[0])
+            if to_boards:
+                self.socketio.emit(p.SIO_QUEUE, {"service": summary}, to=boards)
+            if to_staff:
+                tickets = self.hub.queue.waiting_tickets(service, QUEUE_LIST_LIMIT)
+                self.socketio.emit(p.SIO_QUEUE, {"service": summary, "queue": tickets}, to=staff)
         with self._lock:
             followed = list(self._followed.get(service, {}))
         for ticket_id in followed:

@@ -37,12 +37,14 @@ def issue_ticket():  # type: ignore[no-untyped-def]
         raise ApiError(422, "invalid_request", "service: Field required", [{"field": "service",
                                                                              "message": "Field required"}])
     patient_id = find_patient_id(hub.db, body.patient_code) if body.patient_code else None
-    ticket = hub.queue.issue(body.service, priority=body.priority, source=body.source, patient_id=patient_id,
-                             idempotency_key=key, note=body.note, actor=actor(),
-                             source_device=issuing_device(body), **offline_issue(body, key))
+    ticket, new = hub.queue.issue_new(body.service, priority=body.priority, source=body.source,
+                                      patient_id=patient_id, idempotency_key=key, note=body.note, actor=actor(),
+                                      source_device=issuing_device(body), **offline_issue(body, key))
     if hub.insurance is not None and body.offline is None:
-        # Who pays: the card on file is checked for this visit; the ticket and screens say which.
-        ticket["insurance"] = hub.insurance.on_ticket(ticket["visit_id"], body.patient_code, actor=actor())
+        # Who pays: the card on file is checked for this visit; the ticket and screens say which. A new
+        # anonymous ticket's visit was made by this very request and has no decision yet: nothing to read.
+        ticket["insurance"] = (None if new and not body.patient_code else
+                               hub.insurance.on_ticket(ticket["visit_id"], body.patient_code, actor=actor()))
     return jsonify(with_status_url(ticket)), 201
 
 

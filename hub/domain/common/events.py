@@ -102,8 +102,13 @@ class EventBus:
 
     _handlers: dict[type, list[Handler]] = field(default_factory=lambda: defaultdict(list))
 
-    def subscribe(self, event_type: type[Event], handler: Handler) -> None:
-        self._handlers[event_type].append(handler)
+    def subscribe(self, event_type: type[Event], handler: Handler, *, first: bool = False) -> None:
+        """Handlers run in the order they subscribed; `first` puts this one ahead of those already there
+        (a cheap handler whose latency matters, ahead of a slow fan-out)."""
+        if first:
+            self._handlers[event_type].insert(0, handler)
+        else:
+            self._handlers[event_type].append(handler)
 
     def publish(self, event: Event) -> None:
         for event_type in type(event).__mro__:

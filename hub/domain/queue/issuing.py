@@ -29,6 +29,7 @@ from hub.domain.queue.views import QueueViews
 # Hot-path statements, built once with bound parameters (why: see `core`).
 _INSERT_TICKET = insert(T).returning(*TICKET_COLUMNS)
 _INSERT_VISIT = insert(Visit).returning(Visit.id)
+_TICKET_BY_KEY = select(T.c.id).where(T.c.idempotency_key == bindparam("b_key"))
 _SEQUENCES = TicketSequence.__table__
 _ADVANCE_SEQUENCE = update(_SEQUENCES).where(
     _SEQUENCES.c.service_id == bindparam("b_service"), _SEQUENCES.c.day == bindparam("b_day")).values(
@@ -40,18 +41,26 @@ class QueueIssuing(QueueViews):
 
     def issue(self, service: str, *, priority: str = "normal", actor: str = "system", **details: Any) -> dict[str, Any]:
         """Take the next number of a service and put the ticket in line (see `_issue` for details)."""
+        return self.issue_new(service, priority=priority, actor=actor, **details)[0]
+
+    def issue_new(self, service: str, *, priority: str = "normal", actor: str = "system",
+                  **details: Any) -> tuple[dict[str, Any], bool]:
+        """`issue`, and whether the ticket was issued now: False when a repeated idempotency key
+        returned the ticket issued before (callers may then skip work only a new ticket needs)."""
         cfg = self.service_config(service)
         self._check_priority(priority)
         try:
             with self._transaction() as txn:
-                return self._issue(txn, cfg, priority=priority, actor=actor, **details)
+                view = self._issue(txn, cfg, priority=priority, actor=actor, **details)
         except IntegrityError:
             if not details.get("idempotency_key"):
                 raise
             # The same request, sent twice at once, was issued by another process meanwhile (the
             # unique key refused ours): this finds and returns that ticket.
             with self._transaction() as txn:
-                return self._issue(txn, cfg, priority=priority, actor=actor, **details)
+                view = self._issue(txn, cfg, priority=priority, actor=actor, **details)
+        # A new ticket's transaction carries its TicketIssued event; a replayed one's carries none.
+        return view, any(isinstance(event, TicketIssued) for event in txn.events)
     def _issue(self, txn: Txn, cfg: ServiceConfig, *, priority: str, actor: str, source: str = "kiosk",
                source_device: str | None = None, visit_id: int | None = None, patient_id: int | None = None,
                slot_at: datetime | None = None, idempotency_key: str | None = None,
@@ -61,7 +70,7 @@ class QueueIssuing(QueueViews):
         a repeated `idempotency_key` returns the ticket already issued for it."""
         connection = txn.connection
         if idempotency_key:
-            existing = connection.execute(select(T.c.id).where(T.c.idempotency_key == idempotency_key)).scalar()
+            existing = fast(connection, _TICKET_BY_KEY, {"b_key": idempotency_key}).scalar()
             if existing is not None:
                 return self._view(connection, self._load(connection, existing), txn.now)
         service_id = self._service_ids[cfg.code]
