@@ -78,6 +78,16 @@ def filter_allows(allowed: str, requested: str) -> bool:
     return len(want) == len(have)
 
 
+class _SnapshotDict(dict):
+    """A dict whose loops run over a copy of its keys or items, so it may change while they await."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(super().keys()))
+
+    def items(self):  # type: ignore[no-untyped-def]
+        return list(super().items())
+
+
 class CredentialsAuthPlugin(BaseAuthPlugin):
     """A client logs in with a known login and its secret; no login, no connection."""
 
@@ -105,17 +115,11 @@ class TopicRulesPlugin(BaseTopicPlugin):
     def __init__(self, context: BaseContext) -> None:
         super().__init__(context)
         broker = getattr(context, "_broker_instance", None)
-        if broker is not None:
-            # amqtt 0.12 asks the topic plugins about every delivery (RECEIVE) while it iterates its
-            # subscription dict; awaiting them there lets a new subscription change the dict under it
-            # (RuntimeError, the broadcast lost). Subscriptions are checked when made, so deliveries
-            # are passed without a check and without a yield.
-            checked = broker._topic_filtering
-
-            async def _topic_filtering(session: Session, topic: str, action: Action) -> bool:
-                return True if action == Action.RECEIVE else await checked(session, topic, action)
-
-            broker._topic_filtering = _topic_filtering
+        if broker is not None and isinstance(getattr(broker, "_subscriptions", None), dict):
+            # amqtt 0.12 iterates its subscription dict while awaiting (retained messages for a new
+            # session, each delivery's topic check): another client subscribing meanwhile changes it
+            # under the loop (RuntimeError, that client dropped). Iterating over a snapshot is safe.
+            broker._subscriptions = _SnapshotDict(broker._subscriptions)
 
     async def topic_filtering(self, *, session: Session | None = None, topic: str | None = None,
                               action: Action | None = None) -> bool | None:
