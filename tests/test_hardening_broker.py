@@ -129,6 +129,15 @@ def test_embedded_broker_refuses_anonymous_and_strangers_topics(tmp_path: Path) 
         ack, _ = keypad.expect(ack_topic, where=lambda m: m["req_id"] == req_id)
         assert ack["status"] == "ok" and ack["ticket"]["number"] == ticket["number"]
         assert other.messages.empty(), "a keypad read another keypad's acknowledgements"
+        # Client-id takeover: a refused client, then another device, both naming the keypad's client id.
+        for thief in (Peer(port, client_id="kp-p103"),
+                      Peer(port, client_id="kp-p103", username="kp-p101", password="demo-secret-kp-p101")):
+            peers.append(thief)
+            time.sleep(1.0)
+            thief.close()
+            req_id = press(keypad, "kp-p103", "recall")
+            ack, _ = keypad.expect(ack_topic, where=lambda m, r=req_id: m["req_id"] == r)
+            assert ack["status"] == "ok", "the keypad was knocked off or deafened by a stolen client id"
         rules = process.var_dir / "amqtt-rules.json"
         assert rules.stat().st_mode & 0o077 == 0, "the broker's password hashes are readable by others"
         assert "demo-secret" not in rules.read_text()
