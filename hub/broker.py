@@ -7,9 +7,9 @@ anonymous broker can never take the port Mosquitto should own. amqtt speaks MQTT
 
 It is never anonymous: every client logs in as on Mosquitto, with the hub's account or a device's id and
 secret (the registry's hashes), and reads and writes only the topics `clinicq mqtt-acl` would give it
-(hub/mqtt_acl.acl_rules), through the plugins of hub/broker_plugins.py. Without a configured hub
-password the hub makes one for each start. Unlike Mosquitto's `use_username_as_clientid`, amqtt 0.12
-has no way to tie a client id to its login, which is one more reason it listens on loopback only.
+(hub/mqtt_acl.acl_rules), through the plugins of hub/broker_plugins.py, which also tie each device's
+client id to its login as Mosquitto's `use_username_as_clientid` does. Without a configured hub
+password the hub makes one for each start.
 """
 
 from __future__ import annotations
@@ -77,10 +77,9 @@ class EmbeddedBroker:
         it changes, so this can run while the broker does (a device added or retired)."""
         from hub.domain.devices.registry import mosquitto_hash
 
-        users = {self.hub_user: mosquitto_hash(self.hub_password),
-                 **{d["code"]: d["secret_hash"] for d in devices if d.get("secret_hash")}}
-        content = {"users": users, "rules": acl_rules(self.topics, [d for d in devices if d.get("secret_hash")],
-                                                      self.hub_user)}
+        known = [d for d in devices if d.get("secret_hash")]
+        users = {self.hub_user: mosquitto_hash(self.hub_password), **{d["code"]: d["secret_hash"] for d in known}}
+        content = {"users": users, "hub_user": self.hub_user, "rules": acl_rules(self.topics, known, self.hub_user)}
         partial = self.rules_path.with_suffix(".tmp")
         # Created private: it holds password hashes.
         with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:

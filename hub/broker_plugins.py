@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ class _Rules:
         self._stamp: tuple[int, int] | None = None
         self.users: dict[str, str] = {}
         self.rules: dict[str, dict[str, list[str]]] = {}
+        self.hub_user = ""
 
     def current(self) -> _Rules:
         try:
@@ -48,6 +50,7 @@ class _Rules:
             try:
                 content: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
                 self.users, self.rules = dict(content["users"]), dict(content["rules"])
+                self.hub_user = str(content.get("hub_user", ""))
                 self._stamp = stamp
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 # A half-written file: keep the rules read before and try again next time.
@@ -78,12 +81,55 @@ def filter_allows(allowed: str, requested: str) -> bool:
     return len(want) == len(have)
 
 
+class _SnapshotDict(dict):
+    """A dict whose loops run over a copy of its keys or items, so it may change while they await."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(super().keys()))
+
+    def items(self):  # type: ignore[no-untyped-def]
+        return list(super().items())
+
+
+def _tie_client_ids(rules_file: str) -> None:
+    """Mosquitto's `use_username_as_clientid`, which amqtt 0.12 lacks.
+
+    amqtt drops the session of a client id (its subscriptions) as soon as a CONNECT names it, before
+    any login check: anyone, even refused, could leave a device connected but deaf, and a device could
+    take another's id. Here, right after the CONNECT is read, a client whose login checks out gets its
+    login as client id (the hub keeps its own, unique per process); any other gets a fresh id of its own
+    and is refused by the plugin below. Nobody can name another's session."""
+    from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+
+    if getattr(BrokerProtocolHandler, "_clinicq_tied", False):
+        return
+    original = BrokerProtocolHandler.init_from_connect.__func__  # type: ignore[attr-defined]
+
+    async def init_from_connect(cls, reader, writer, plugins_manager, loop=None):  # type: ignore[no-untyped-def]
+        handler, session = await original(cls, reader, writer, plugins_manager, loop)
+        rules = _rules(rules_file)
+        stored = rules.users.get(session.username or "")
+        if stored and check_mosquitto_hash(session.password or "", stored):
+            if session.username != rules.hub_user:
+                session.client_id = session.username
+        else:
+            session.client_id = f"refused-{secrets.token_hex(8)}"
+        return handler, session
+
+    BrokerProtocolHandler.init_from_connect = classmethod(init_from_connect)  # type: ignore[method-assign]
+    BrokerProtocolHandler._clinicq_tied = True  # type: ignore[attr-defined]
+
+
 class CredentialsAuthPlugin(BaseAuthPlugin):
     """A client logs in with a known login and its secret; no login, no connection."""
 
     @dataclass
     class Config:
         rules_file: str = ""
+
+    def __init__(self, context: BaseContext) -> None:
+        super().__init__(context)
+        _tie_client_ids(self.config.rules_file)
 
     async def authenticate(self, *, session: Session) -> bool | None:
         rules = _rules(self.config.rules_file)
@@ -105,17 +151,11 @@ class TopicRulesPlugin(BaseTopicPlugin):
     def __init__(self, context: BaseContext) -> None:
         super().__init__(context)
         broker = getattr(context, "_broker_instance", None)
-        if broker is not None:
-            # amqtt 0.12 asks the topic plugins about every delivery (RECEIVE) while it iterates its
-            # subscription dict; awaiting them there lets a new subscription change the dict under it
-            # (RuntimeError, the broadcast lost). Subscriptions are checked when made, so deliveries
-            # are passed without a check and without a yield.
-            checked = broker._topic_filtering
-
-            async def _topic_filtering(session: Session, topic: str, action: Action) -> bool:
-                return True if action == Action.RECEIVE else await checked(session, topic, action)
-
-            broker._topic_filtering = _topic_filtering
+        if broker is not None and isinstance(getattr(broker, "_subscriptions", None), dict):
+            # amqtt 0.12 iterates its subscription dict while awaiting (retained messages for a new
+            # session, each delivery's topic check): another client subscribing meanwhile changes it
+            # under the loop (RuntimeError, that client dropped). Iterating over a snapshot is safe.
+            broker._subscriptions = _SnapshotDict(broker._subscriptions)
 
     async def topic_filtering(self, *, session: Session | None = None, topic: str | None = None,
                               action: Action | None = None) -> bool | None:

@@ -129,6 +129,15 @@ def test_embedded_broker_refuses_anonymous_and_strangers_topics(tmp_path: Path) 
         ack, _ = keypad.expect(ack_topic, where=lambda m: m["req_id"] == req_id)
         assert ack["status"] == "ok" and ack["ticket"]["number"] == ticket["number"]
         assert other.messages.empty(), "a keypad read another keypad's acknowledgements"
+        # Client-id takeover: a refused client, then another device, both naming the keypad's client id.
+        for thief in (Peer(port, client_id="kp-p103"),
+                      Peer(port, client_id="kp-p103", username="kp-p101", password="demo-secret-kp-p101")):
+            peers.append(thief)
+            time.sleep(1.0)
+            thief.close()
+            req_id = press(keypad, "kp-p103", "recall")
+            ack, _ = keypad.expect(ack_topic, where=lambda m, r=req_id: m["req_id"] == r)
+            assert ack["status"] == "ok", "the keypad was knocked off or deafened by a stolen client id"
         rules = process.var_dir / "amqtt-rules.json"
         assert rules.stat().st_mode & 0o077 == 0, "the broker's password hashes are readable by others"
         assert "demo-secret" not in rules.read_text()
@@ -146,3 +155,38 @@ def test_topic_rules_never_widen_a_wildcard() -> None:
     assert not filter_allows("a/+", "a/#"), "a/# reads more than a/+"
     assert not filter_allows("a/b", "a/+") and not filter_allows("a/b", "#")
     assert not filter_allows("a/b/c", "a/b") and not filter_allows("a/b", "a/b/c")
+
+
+def test_embedded_broker_follows_the_registry_while_it_runs(tmp_path: Path) -> None:
+    """A keypad retired on the admin page is refused by the running amqtt at its next login."""
+    from hub.config import load_config
+    from hub.core import build_hub
+    from tests.test_admin_devices import ADMIN, ADMIN_PASSWORD, admin_session, login_refused
+    from tests.test_device_bus import Peer
+
+    port = free_port()
+    var_dir = tmp_path / "var"
+    var_dir.mkdir()
+    process = HubProcess(var_dir=var_dir, db_url=f"sqlite:///{var_dir / 'hub.db'}", port=free_port(),
+                         extra_args=["--mqtt", f"embedded://127.0.0.1:{port}"])
+    process.create_tokens()
+    setup = build_hub(load_config(process.config_dir, env={}), var_dir=var_dir, db_url=process.db_url)
+    try:
+        setup.staff.add(ADMIN, "Trần Văn Quản", "admin", ADMIN_PASSWORD)
+    finally:
+        setup.close()
+    process.start()
+    try:
+        wait_for_mqtt(process, "ok", within=20)
+        keypad = Peer(port, client_id="kp-p101", username="kp-p101", password="demo-secret-kp-p101")
+        assert keypad.connected
+        keypad.close()
+        session, token = admin_session(process)
+        page = session.post(process.url + "/admin/devices/kp-p101/retire", data={"csrf_token": token}, timeout=10)
+        assert page.status_code == 200
+        assert login_refused(port, "kp-p101", "demo-secret-kp-p101"), (process.var_dir / "amqtt.log").read_text()
+        other = Peer(port, client_id="kp-p102", username="kp-p102", password="demo-secret-kp-p102")
+        assert other.connected, "the other devices keep their logins"
+        other.close()
+    finally:
+        process.stop()
