@@ -89,8 +89,9 @@ def test_fuzzing_every_topic_the_hub_reads(hub: HubProcess, mosquitto: Mosquitto
             payload = random_payload(rng)
             raw = json.dumps(payload, ensure_ascii=rng.random() < 0.5)
             attacker.client.publish(rng.choice(topics), raw, qos=0)
-        time.sleep(3)
-        assert requests.get(hub.api + "/health", timeout=5).json()["mqtt"] == "ok"
+        # The hub works through the flood and stays connected; on a loaded machine its probe may call the
+        # broker "degraded" while the backlog drains, so wait for "ok" rather than read it at a fixed time.
+        assert hub.wait_for_mqtt(timeout=30) == "ok", hub.log_tail()
         ticket = requests.post(hub.api + "/tickets", json={"service": "kham-ngoai"}, headers=hub.headers("kiosk"),
                                timeout=10)
         assert ticket.status_code == 201
