@@ -31,6 +31,9 @@ def _offset_seconds(wanted: str) -> float:
 if os.environ.get("CLINICQ_TEST_NOW"):
     import time_machine
 
+    # Children (a hub runs in its own folder) must find this file too: make the search path absolute.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        os.path.abspath(part) for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part)
     if _OFFSET not in os.environ:
         os.environ[_OFFSET] = repr(_offset_seconds(os.environ["CLINICQ_TEST_NOW"]))
     _travel = time_machine.travel(datetime.now(UTC) + timedelta(seconds=float(os.environ[_OFFSET])), tick=True)
