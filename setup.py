@@ -63,6 +63,7 @@ setup(
             "aiohttp>=3.9,<4",  # the benchmarks' Socket.IO boards (python-socketio's asyncio client)
             "openapi-spec-validator>=0.7,<0.8",  # the OpenAPI document is validated in a test
             "schemathesis>=4,<5",  # tests/test_schemathesis.py: no generated input makes a 5xx
+            "time-machine>=2.16,<4",  # tests/shifted_clock: run the tests on another day (README)
         ],
     },
     entry_points={"console_scripts": ["clinicq=hub.entry:main"]},

@@ -15,7 +15,9 @@ import secrets
 import socket
 import subprocess
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,6 +25,7 @@ from hub.broker import connect_url, port_answers
 from hub.children import clinicq_command, start_child, stop_child
 from hub.config import ClinicConfig
 from hub.core import Hub
+from hub.domain.common.clock import local_day
 from hub.realtime.mqtt_bridge import parse_mqtt_url
 from hub.server import serve
 
@@ -189,6 +192,28 @@ def wire_demo_slip_printers(hub: Hub, port: int) -> None:
     hub.clinical.slips.printer = EscposSlipPrinter(wired)
 
 
+
+CHILD_AGE_YEARS = 3  # the demo's insured children: old enough to talk, years from their card's end
+
+
+def _years_later(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def redate_child_cards(cards: list[dict[str, Any]], today: date) -> None:
+    """A child's card (TE) ends the day before the sixth birthday, so a child born on a fixed date would
+    turn into a second expired card some year: in the demo each child is CHILD_AGE_YEARS old whatever
+    the date, the card running from birth to that end."""
+    for card in cards:
+        if not str(card.get("card_code") or "").startswith("TE"):
+            continue
+        born = _years_later(today, -CHILD_AGE_YEARS)
+        card.update(date_of_birth=born, valid_from=born, valid_to=_years_later(born, 6) - timedelta(days=1))
+
+
 def run_demo(config: ClinicConfig, *, host: str, port: int, var_dir: Path, config_dir: Path,
              db_url: str | None = None, with_devices: bool = True) -> None:
     db_url = db_url or f"sqlite:///{(var_dir / 'demo.db').resolve()}"
@@ -202,6 +227,10 @@ def run_demo(config: ClinicConfig, *, host: str, port: int, var_dir: Path, confi
         open_all_counters(hub)
         if hub.insurance is not None:  # insured and fee-paying patients in the simulated fleet
             from hub.domain.insurance.demo import install_demo_payers
+
+            cards = getattr(hub.insurance.gateway, "cards", None)  # the simulated gateway's, not a portal's
+            if isinstance(cards, list):
+                redate_child_cards(cards, local_day(hub.clock.now(), hub.config.site.tz))
 
             install_demo_payers(hub.bus, hub.insurance, {s.code for s in hub.config.services if s.kind == "exam"})
         tokens = demo_tokens(hub)

@@ -189,15 +189,19 @@ def test_a_new_room_reaches_the_board_and_the_kiosk_without_a_restart(hub: HubPr
 
 
 def test_a_holiday_added_on_the_page_closes_the_day_for_bookings(hub: HubProcess, browser: Any) -> None:  # noqa: F811
-    from datetime import date, timedelta
+    from datetime import date, datetime, timedelta
 
     from playwright.sync_api import expect
+
+    from tests.conftest import SITE_TZ
 
     def slots(day: date) -> dict:
         return requests.get(hub.api + "/slots", params={"service": "kham-noi", "day": day.isoformat()},
                             timeout=5).json()
 
-    day = next(d for d in (date.today() + timedelta(days=n) for n in range(2, 12)) if slots(d)["slots"])
+    # The hub's day is the site's: from 17:00 UTC the machine's date.today() is already yesterday there.
+    today = datetime.now(SITE_TZ).date()
+    day = next(d for d in (today + timedelta(days=n) for n in range(2, 12)) if slots(d)["slots"])
     page = log_in(browser, hub, ADMIN, ADMIN_PASSWORD, "/admin/structure/holidays/new")
     try:
         page.wait_for_url("**/admin/structure/holidays/new")

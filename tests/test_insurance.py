@@ -84,11 +84,24 @@ def test_check_by_card_code_or_cccd(client: FlaskClient, auth: dict) -> None:
     by_code = client.post("/api/v1/insurance/check", json={"card_code": AN}, headers=auth["kiosk"])
     assert by_code.status_code == 200
     assert by_code.json.items() >= {"status": "eligible", "holder_name": "Nguyễn Văn An", "benefit_level": 4,
-                                 "facility_code": "01001", "valid_to": "2030-12-31",
+                                 "facility_code": "01001", "valid_to": "2099-12-31",
                                  "route_reason": "registered_here", "date_of_birth": "1985-03-14"}.items()
     by_id = client.post("/api/v1/insurance/check", json={"national_id": "001222000111"}, headers=auth["reception"])
     assert by_id.json["status"] == "eligible" and by_id.json["card_code"] == CHAU
     assert by_id.json["route_reason"] is None  # registered elsewhere
+
+
+def test_a_child_card_ends_the_day_before_the_sixth_birthday(client: FlaskClient, hub: Hub, auth: dict) -> None:
+    # Châu was born 2022-05-20 (config/insurance_cards.toml): the card is hers until 2028-05-19, not after.
+    # The clock is pinned on both sides of that day, so this holds whatever day the suite runs.
+    clock = hub.clock
+    assert isinstance(clock, VirtualClock)
+    clock.set(datetime(2028, 5, 19, 23, 59, tzinfo=SITE_TZ))
+    last_day = client.post("/api/v1/insurance/check", json={"card_code": CHAU}, headers=auth["reception"])
+    assert (last_day.json["status"], last_day.json["valid_to"]) == ("eligible", "2028-05-19")
+    clock.set(datetime(2028, 5, 20, 0, 0, tzinfo=SITE_TZ))  # 17:00 UTC the day before: already her birthday here
+    birthday = client.post("/api/v1/insurance/check", json={"card_code": CHAU}, headers=auth["reception"])
+    assert (birthday.json["status"], birthday.json["reason"]) == ("refused", "expired")
 
 
 @pytest.mark.parametrize(("body", "reason"), [
@@ -251,7 +264,7 @@ def test_coverage_history_and_the_gateway_card_is_kept(client: FlaskClient, hub:
     client.post(f"/api/v1/visits/{visit}/insurance", json={"national_id": "001085012345"}, headers=auth["kiosk"])
     history = client.get(f"/api/v1/patients/{who}/coverages", headers=auth["reception"]).json["coverages"]
     assert [(c["valid_to"], c["source"], c["current"]) for c in history] == [
-        ("2030-12-31", "gateway", True), ("2026-06-30", "staff", False)]
+        ("2099-12-31", "gateway", True), ("2026-06-30", "staff", False)]
     cccd_only = client.post(f"/api/v1/patients/{who}/coverages", json={
         "national_id": "001085012345", "benefit_level": 4, "valid_from": "2027-01-01", "valid_to": "2027-12-31",
         "facility_code": "01001", "five_years_from": "2027-03-01"}, headers=auth["reception"])

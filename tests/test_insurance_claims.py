@@ -77,7 +77,7 @@ def test_day_export_writes_valid_files_parsed_back_and_reports_the_unclaimable(
     assert summary["MA_LK"] == f"LK{good:06d}" and summary["MA_THE_BHYT"] == AN
     assert summary["HO_TEN"] == "Nguyễn Văn An" and summary["MA_BENH_CHINH"] == "J06.9"
     assert summary["MA_CSKCB"] == "01001" and summary["MA_DOITUONG_KCB"] == "1"
-    assert (summary["GT_THE_TU"], summary["GT_THE_DEN"]) == ("20260101", "20301231")
+    assert (summary["GT_THE_TU"], summary["GT_THE_DEN"]) == ("20260101", "20991231")
     # Exam 150,000 (insured at 42,100) + blood count 90,000 (46,200): a small bill, paid in full on the base.
     assert (summary["T_TONGCHI_BV"], summary["T_TONGCHI_BH"], summary["T_BHTT"], summary["T_BNCCT"],
             summary["T_BNTT"]) == ("240000", "88300", "88300", "0", "151700")
