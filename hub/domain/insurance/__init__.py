@@ -6,7 +6,8 @@ claims file (XML 130/QĐ-BYT).
 Billing does not import this package: build_hub hands `InsuranceService.split_bill_items` to billing as
 its splitter.
 
-It listens to billing's payment events (a voided payment takes the visit's claim back to draft).
+It listens to billing's payment events (a voided payment takes the visit's claim back to draft) and
+reads booking's doctors table (the claims' MA_BAC_SI).
 
-May import: common, patients, queue, clinical, billing.
+May import: common, patients, queue, clinical, billing, booking.
 """
