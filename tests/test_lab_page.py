@@ -89,6 +89,8 @@ def test_lab_enters_results_and_the_patient_returns(hub: HubProcess, browser: An
         expect(sheet.locator('tr[data-code="WBC"] td.value')).to_have_text("12,5")
         expect(sheet.locator('tr[data-code="WBC"]')).to_contain_text("4 – 10")
         expect(sheet.locator('tr[data-code="HGB"]')).to_have_class("flag")
+        expect(sheet.locator(".sign")).to_contain_text("Người thực hiện")  # the lab signs its sheet
+        expect(sheet.locator("#performers")).to_have_text("Lê Thị Lan")
         sheet.screenshot(path=str(artifact("lab-result-sheet.png")), full_page=True)
         sheet.close()
 

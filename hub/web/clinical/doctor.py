@@ -198,7 +198,23 @@ def clinical_print(visit_id: int, kind: str):  # type: ignore[no-untyped-def]
                                current_staff().username),
                            lines=lines_of(visit["exam"]), re_exam=re_exam(visit_id),
                            months=months if months is not None and months < WEIGHT_REQUIRED_UNDER_MONTHS else None,
-                           weight_line=months is not None and months < PRINT_WEIGHT_UNDER_YEARS * 12)
+                           weight_line=months is not None and months < PRINT_WEIGHT_UNDER_YEARS * 12,
+                           performers=performers(visit))
+
+
+def performers(visit: dict[str, Any]) -> list[str]:
+    """Who entered the printed results (the result sheet is theirs to sign, not the examining doctor's)."""
+    staff = current_hub().staff
+    names = []
+    for order in visit["orders"]:
+        actor = order.get("resulted_by") or ""
+        if order.get("status") != "resulted" or not actor.startswith("user:"):
+            continue
+        account = staff.by_username(actor.removeprefix("user:"))
+        name = account.full_name if account else actor.removeprefix("user:")
+        if name not in names:
+            names.append(name)
+    return names
 
 
 # A follow-up that still stands: the date the patient comes back (ngày tái khám).
