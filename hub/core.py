@@ -178,9 +178,8 @@ def build_hub(config: ClinicConfig, *, var_dir: Path | str = "var", db_url: str 
     # Closed days are summed once, at night, so the morning's reports open at once.
     install_rollup_job(scheduler, RollupStore(db, config, clock))
     # The advisor runs on a timer too: its advice reaches opted-in admins with nobody on the ops page.
-    staff_messages = StaffAdviceMessages(db, config, bus, clock, notifications)
+    staff_messages = StaffAdviceMessages(db, config, bus, clock, notifications, staffing=queue.staffing)
     staff_messages.install(bus)
-    staff_messages._queue_staffing = queue.staffing
     scheduler.add_job(ADVICE_JOB, staff_messages.run_advisor, every_seconds=config.advisor.message_every_seconds)
     if config.hub.broker_files_dir:
         from hub.mqtt_acl import BrokerFiles  # the broker's files: an adapter, wired here like the channels

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from hub.config import ClinicConfig
 from hub.db import Database
@@ -47,12 +48,13 @@ class StaffAdviceMessages:
     """Preferences, the inbox, and the subscriber that turns fired advice into messages."""
 
     def __init__(self, db: Database, config: ClinicConfig, bus: EventBus, clock: Clock,
-                 notifications: NotificationService) -> None:
+                 notifications: NotificationService, staffing: Callable[[], Any]) -> None:
         self.db = db
         self.config = config
         self.bus = bus
         self.clock = clock
         self.notifications = notifications
+        self._staffing = staffing  # QueueService.staffing: computes the advice, publishing what fired/cleared
 
     def install(self, bus: EventBus) -> None:
         bus.subscribe(StaffingChanged, self.on_staffing)
@@ -90,8 +92,8 @@ class StaffAdviceMessages:
 
     def unread(self, staff_id: int) -> int:
         with self.db.read() as connection:
-            return len(connection.execute(select(M.c.id).where(M.c.staff_id == staff_id, M.c.read_at.is_(None)))
-                       .all())
+            return connection.execute(select(func.count()).select_from(M).where(
+                M.c.staff_id == staff_id, M.c.read_at.is_(None))).scalar_one()
 
     def mark_read(self, staff_id: int, message_id: int) -> None:
         with self.db.write() as connection:
@@ -102,9 +104,7 @@ class StaffAdviceMessages:
     def run_advisor(self, now: datetime | None = None) -> None:
         """The scheduler's job: compute the advice (publishing what fired and cleared)."""
         del now  # the queue reads its own clock
-        self._queue_staffing()
-
-    _queue_staffing: Any = None  # set by the hub: QueueService.staffing (the domain keeps no reference to it)
+        self._staffing()
 
     def on_staffing(self, event: StaffingChanged) -> None:
         now = self.clock.now()
